@@ -1,0 +1,228 @@
+"""digitpad: draw a digit in the browser, a CNN trained on MNIST names it.
+
+    flask --app app run                                  # development
+    gunicorn --bind 0.0.0.0:$PORT 'app:create_app()'     # production (see Procfile)
+"""
+
+import json
+import logging
+import os
+from http import HTTPStatus
+
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+
+from model.batching import BatchFailed, Batcher
+from model.loader import DEFAULT_MODEL_DIR
+from model.preprocessing import ImageRejected, decode_data_url
+from model.service import DigitClassifier, ModelNotReady
+
+log = logging.getLogger("digitpad")
+
+
+def _environment(name, default, convert=str):
+    value = os.environ.get(name, "")
+    return default if value == "" else convert(value)
+
+
+class Config:
+    """Every setting, read from the environment; the README's table lists them."""
+
+    SECRET_KEY = _environment("SECRET_KEY", None)
+    MODEL_DIR = _environment("DIGITPAD_MODEL_DIR", str(DEFAULT_MODEL_DIR))
+    MAX_CONTENT_LENGTH = _environment("DIGITPAD_MAX_BODY_BYTES", 2_000_000, int)
+    MAX_IMAGE_SIDE = _environment("DIGITPAD_MAX_IMAGE_SIDE", 4096, int)
+    MAX_IMAGE_PIXELS = _environment("DIGITPAD_MAX_IMAGE_PIXELS", 4_000_000, int)
+    MAX_JSON_DEPTH = _environment("DIGITPAD_MAX_JSON_DEPTH", 8, int)
+    UNSURE_BELOW = _environment("DIGITPAD_UNSURE_BELOW", 0.6, float)
+    MODEL_WAIT_SECONDS = _environment("DIGITPAD_MODEL_WAIT_SECONDS", 20.0, float)
+    BATCH_MAX_SIZE = _environment("DIGITPAD_BATCH_MAX_SIZE", 32, int)
+    BATCH_MAX_WAIT_MS = _environment("DIGITPAD_BATCH_MAX_WAIT_MS", 0.0, float)
+    RATE_LIMIT = _environment("DIGITPAD_RATE_LIMIT", "120 per minute")
+    CORS_ORIGINS = _environment("DIGITPAD_CORS_ORIGINS", "")
+    TRUSTED_PROXIES = _environment("DIGITPAD_TRUSTED_PROXIES", 0, int)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors: every error leaves as JSON built here
+# ---------------------------------------------------------------------------------------------
+
+
+def error_response(status, message, headers=None):
+    body = {"error": {"status": status, "title": HTTPStatus(status).phrase, "message": message}}
+    return jsonify(body), status, headers or {}
+
+
+def register_error_handlers(app):
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        headers = dict(error.get_headers())
+        headers.pop("Content-Type", None)
+        return error_response(error.code, error.description, headers)
+
+    @app.errorhandler(ImageRejected)
+    def image_rejected(error):
+        return error_response(error.status, str(error))
+
+    @app.errorhandler(ModelNotReady)
+    def model_not_ready(error):
+        return error_response(503, str(error), {"Retry-After": "5"})
+
+    @app.errorhandler(BatchFailed)
+    def batch_failed(error):
+        log.error("Prediction failed: %s", error)
+        return error_response(503, "The model could not answer this request; please try again.")
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error):
+        log.exception("Unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "Something went wrong on our side; please try again.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the image from a request
+# ---------------------------------------------------------------------------------------------
+
+RAW_IMAGE_TYPES = ("image/png", "image/jpeg")
+# The original tutorial's jQuery posts the data URL with jQuery's default form content type.
+TEXT_BODY_TYPES = ("", "text/plain", "application/x-www-form-urlencoded", "application/octet-stream")
+
+
+def image_bytes_from_request():
+    """The image's bytes from any of the accepted request forms (see the README's API)."""
+    content_type = request.mimetype
+    if content_type == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise BadRequest("The form has no 'file' field: attach the image as 'file'.")
+        return upload.read()
+    if content_type == "application/json":
+        return decode_data_url(image_text_from_json(request.get_data()))
+    if content_type in RAW_IMAGE_TYPES:
+        return request.get_data()
+    if content_type in TEXT_BODY_TYPES:
+        body = request.get_data()
+        if not body.strip():
+            raise BadRequest("The request body is empty: send the canvas as a data URL.")
+        try:
+            return decode_data_url(body.decode("ascii"))
+        except UnicodeDecodeError:
+            # Not text: perhaps the image file itself, sent without a content type.
+            return body
+    raise UnsupportedMediaType(
+        f"Content type {content_type} is not accepted: send JSON, a form with a 'file' field, "
+        "a data URL as text, or a PNG or JPEG body."
+    )
+
+
+def image_text_from_json(body):
+    depth_limit = current_app.config["MAX_JSON_DEPTH"]
+    if json_nesting_depth(body) > depth_limit:
+        raise BadRequest(f"The JSON is nested more than {depth_limit} levels deep.")
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise BadRequest(f"The body is not valid JSON: {error}") from error
+    image = payload.get("image") if isinstance(payload, dict) else None
+    if not isinstance(image, str):
+        raise BadRequest('Send JSON of the form {"image": "data:image/png;base64,..."}.')
+    return image
+
+
+def json_nesting_depth(body):
+    """Deepest bracket nesting in JSON text, counted before parsing (strings are skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+# ---------------------------------------------------------------------------------------------
+# Routes
+# ---------------------------------------------------------------------------------------------
+
+pages = Blueprint("pages", __name__)
+api = Blueprint("api", __name__)
+
+
+@pages.get("/")
+def index():
+    return render_template("index.html")
+
+
+@api.post("/predict/")
+def predict():
+    classifier = current_app.extensions["digitpad.classifier"]
+    batcher = current_app.extensions["digitpad.batcher"]
+    data = image_bytes_from_request()
+    classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
+    return jsonify(classifier.classify(data, predict=batcher.submit))
+
+
+@api.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+@api.get("/readyz")
+def readyz():
+    classifier = current_app.extensions["digitpad.classifier"]
+    if classifier.ready:
+        return jsonify({"status": "ready", "model_version": classifier.version})
+    reason = classifier.load_error or "The model is still loading."
+    return error_response(503, reason, {"Retry-After": "5"})
+
+
+@api.get("/api/model")
+def model_info():
+    return jsonify(current_app.extensions["digitpad.classifier"].describe())
+
+
+# ---------------------------------------------------------------------------------------------
+# Application factory
+# ---------------------------------------------------------------------------------------------
+
+
+def create_app(test_config=None):
+    app = Flask(__name__)
+    app.config.from_object(Config)
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    classifier = app.config.get("CLASSIFIER") or DigitClassifier(
+        model_dir=app.config["MODEL_DIR"],
+        unsure_below=app.config["UNSURE_BELOW"],
+        max_batch_size=app.config["BATCH_MAX_SIZE"],
+        image_limits={
+            "max_side": app.config["MAX_IMAGE_SIDE"],
+            "max_pixels": app.config["MAX_IMAGE_PIXELS"],
+        },
+    )
+    if not app.config.get("CLASSIFIER"):
+        # In the background, so /healthz answers and /readyz says 503 while the model loads.
+        classifier.load_in_background()
+    app.extensions["digitpad.classifier"] = classifier
+    app.extensions["digitpad.batcher"] = Batcher(
+        classifier.predict,
+        max_batch_size=app.config["BATCH_MAX_SIZE"],
+        max_wait_seconds=app.config["BATCH_MAX_WAIT_MS"] / 1000,
+    )
+
+    register_error_handlers(app)
+    app.register_blueprint(pages)
+    app.register_blueprint(api)
+    return app

@@ -1,0 +1,119 @@
+"""Writing and reading the model files: model.json, model.h5 and metadata.json.
+
+The network is kept as the two files the original project used: the architecture as
+`model.to_json()` in model.json, and the weights in model.h5, an HDF5 file. Keras 3's
+`save_weights()` insists on the suffix `.weights.h5` and a new internal layout, so the weights
+are written with `model.save("....h5", include_optimizer=False)`, Keras's documented legacy HDF5
+format. That file holds the weights in the classic `model_weights` layout, which Keras 3's
+`load_weights()` reads for any name ending in `.h5`, so `model_from_json(model.json)` followed
+by `load_weights(model.h5)` rebuilds the network exactly.
+
+Every file is written to a temporary name in the same folder and moved into place with
+`os.replace`, so a server reading the folder never sees a half-written file.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+ARCHITECTURE_FILE = "model.json"
+WEIGHTS_FILE = "model.h5"
+METADATA_FILE = "metadata.json"
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent
+
+
+class ModelFilesError(RuntimeError):
+    """The model files are missing, damaged or do not belong together."""
+
+
+def save_network(network, directory, metadata):
+    """Write the network and its metadata to `directory`, each file atomically."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights_path = _temporary_path(directory, WEIGHTS_FILE)
+    try:
+        # Keras picks the legacy HDF5 writer from the ".h5" suffix the temporary name keeps.
+        network.save(weights_path, include_optimizer=False)
+        os.replace(weights_path, directory / WEIGHTS_FILE)
+    finally:
+        weights_path.unlink(missing_ok=True)
+    _write_text_atomically(directory / ARCHITECTURE_FILE, network.to_json(indent=1))
+    _write_text_atomically(directory / METADATA_FILE, json.dumps(metadata, indent=2) + "\n")
+
+
+def load_network(directory=DEFAULT_MODEL_DIR):
+    """Rebuild the network from model.json and model.h5 in `directory`.
+
+    Raises ModelFilesError naming the file and what is wrong with it.
+    """
+    import keras  # Imported here so that reading metadata does not start TensorFlow.
+
+    directory = Path(directory)
+    architecture_path = directory / ARCHITECTURE_FILE
+    weights_path = directory / WEIGHTS_FILE
+    architecture_text = _read_existing(architecture_path)
+    try:
+        network = keras.models.model_from_json(architecture_text)
+    except Exception as error:
+        raise ModelFilesError(
+            f"{architecture_path} does not describe a Keras model "
+            f"(truncated or not written by model.to_json()): {error}"
+        ) from error
+
+    _require_file(weights_path)
+    try:
+        network.load_weights(weights_path)
+    except (OSError, KeyError) as error:
+        # h5py raises OSError for truncated or non-HDF5 files, KeyError for missing groups.
+        raise ModelFilesError(
+            f"{weights_path} is truncated or is not a Keras HDF5 weights file: {error}"
+        ) from error
+    except ValueError as error:
+        raise ModelFilesError(
+            f"{weights_path} does not match the architecture in {architecture_path}: {error}"
+        ) from error
+    return network
+
+
+def read_metadata(directory=DEFAULT_MODEL_DIR):
+    """Return metadata.json as a dict, or ModelFilesError if it is missing or damaged."""
+    path = Path(directory) / METADATA_FILE
+    try:
+        return json.loads(_read_existing(path))
+    except json.JSONDecodeError as error:
+        raise ModelFilesError(f"{path} is not valid JSON: {error}") from error
+
+
+def _require_file(path):
+    if not path.is_file():
+        raise ModelFilesError(
+            f"{path} is missing: train a model with `python train_mnist.py` "
+            "or restore the committed files with `git checkout model/`"
+        )
+    if path.stat().st_size == 0:
+        raise ModelFilesError(f"{path} is empty")
+
+
+def _read_existing(path):
+    _require_file(path)
+    return path.read_text(encoding="utf-8")
+
+
+def _temporary_path(directory, final_name):
+    stem, suffix = os.path.splitext(final_name)
+    handle, name = tempfile.mkstemp(dir=directory, prefix=f"{stem}.tmp-", suffix=suffix)
+    os.close(handle)
+    # mkstemp creates the file readable by its owner only; model files are for everyone to read.
+    os.chmod(name, 0o644)
+    return Path(name)
+
+
+def _write_text_atomically(path, text):
+    temporary = _temporary_path(path.parent, path.name)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -1,0 +1,220 @@
+"""Bring a drawing or a photo of a digit to the form MNIST's digits have.
+
+MNIST's digits were made like this: the ink's bounding box scaled so that its longer side is
+20 pixels (keeping the aspect ratio, anti-aliased), placed in a 28x28 field with the centre of
+mass in the centre, white ink on black. Doing the same to a browser drawing, instead of shrinking
+the whole canvas, is what makes small, large, off-centre and thin or thick digits look alike to
+the network. Everything here is pure: bytes or arrays in, arrays out, no Flask, no Keras.
+"""
+
+import base64
+import binascii
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps
+
+MNIST_SIZE = 28
+MNIST_BOX = 20
+ACCEPTED_FORMATS = ("PNG", "JPEG")
+
+# The cropped ink is brought to this box first; stroke width is measured and corrected there,
+# so the cost does not grow with the size of the upload.
+WORKING_BOX = 4 * MNIST_BOX
+WORKING_SCALE = WORKING_BOX / MNIST_BOX
+# Median stroke width of MNIST's training digits in a 28x28 image (2 * area / perimeter),
+# and the range left alone: only clearly thinner or thicker pens are corrected.
+MNIST_STROKE_WIDTH = 2.8
+STROKE_WIDTH_RANGE = (2.0, 4.2)
+LARGEST_WIDTH_FILTER = 15
+
+# Levels on the 0..255 ink scale after the background has been removed and contrast stretched.
+INK_LEVEL = 64  # a pixel at least this dark counts as ink for the bounding box
+NOISE_LEVEL = 24  # fainter pixels are paper texture, JPEG noise or scanner dust
+MINIMUM_CONTRAST = 40  # less difference than this between ink and paper is "no digit"
+MINIMUM_INK_PIXELS = 4
+
+
+class ImageRejected(ValueError):
+    """The bytes are not an image this service accepts; the message says why, for people."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
+
+
+def decode_image(data, max_side=4096, max_pixels=4_000_000):
+    """Decode PNG or JPEG bytes into a Pillow image, checking its size before the pixels load."""
+    try:
+        with warnings.catch_warnings():
+            # Our own limits come first; Pillow's bomb warning would only be noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as error:
+        raise ImageRejected(f"The image is far too large: {error}", status=413) from error
+    except Exception as error:
+        raise ImageRejected(
+            "The data is not an image that can be read (expected a PNG or JPEG file)."
+        ) from error
+    if image.format not in ACCEPTED_FORMATS:
+        raise ImageRejected(
+            f"{image.format} images are not accepted; send a PNG or JPEG.", status=415
+        )
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageRejected("The image has no pixels.")
+    if width > max_side or height > max_side or width * height > max_pixels:
+        raise ImageRejected(
+            f"The image is {width}x{height} pixels; the limit is {max_side} pixels a side and "
+            f"{max_pixels:,} pixels in all. Scale it down and try again.",
+            status=413,
+        )
+    try:
+        # Animated PNGs show their first frame, as a browser without animation would.
+        image.seek(0)
+        image.load()
+    except Exception as error:
+        raise ImageRejected(
+            "The image is damaged or truncated and cannot be decoded."
+        ) from error
+    return image
+
+
+def to_grayscale(image):
+    """Upright grayscale pixels (uint8), transparency composited onto white paper."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # Pillow's conversion of 16-bit images to "L" clips instead of scaling.
+        pixels = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if pixels.max() > 255 else 255.0
+        return (pixels * (255.0 / top)).round().astype(np.uint8)
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        image = image.convert("RGBA")
+        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, image)
+    return np.asarray(image.convert("L"))
+
+
+def to_ink(gray):
+    """White-on-black ink (uint8) with the paper at 0, from dark-on-light or light-on-dark."""
+    gray = gray.astype(np.int16)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    # The border is mostly paper: if it is dark, the ink is already light on dark.
+    ink = gray if np.median(border) < 128 else 255 - gray
+    paper = int(np.median(ink))
+    strongest = int(ink.max())
+    if strongest - paper < MINIMUM_CONTRAST:
+        return np.zeros(gray.shape, dtype=np.uint8)
+    stretched = (ink - paper) * (255.0 / (strongest - paper))
+    stretched[stretched < NOISE_LEVEL] = 0
+    return stretched.clip(0, 255).astype(np.uint8)
+
+
+def stroke_width(ink):
+    """Average stroke width in pixels: twice the ink area over the ink outline's length."""
+    mask = ink >= 128
+    interior = mask.copy()
+    interior[1:, :] &= mask[:-1, :]
+    interior[:-1, :] &= mask[1:, :]
+    interior[:, 1:] &= mask[:, :-1]
+    interior[:, :-1] &= mask[:, 1:]
+    outline = np.count_nonzero(mask & ~interior)
+    return 2.0 * np.count_nonzero(mask) / outline if outline else 0.0
+
+
+def normalise_stroke_width(working):
+    """Thin a very thick pen or thicken a very thin one (in the WORKING_BOX image)."""
+    width = stroke_width(np.asarray(working)) / WORKING_SCALE
+    low, high = STROKE_WIDTH_RANGE
+    if low <= width <= high or width == 0:
+        return working
+    change = abs(width - MNIST_STROKE_WIDTH) * WORKING_SCALE
+    size = min(LARGEST_WIDTH_FILTER, 2 * int(round(change / 2)) + 1)
+    if size < 3:
+        return working
+    return working.filter(
+        ImageFilter.MinFilter(size) if width > high else ImageFilter.MaxFilter(size)
+    )
+
+
+def to_mnist(ink):
+    """28x28 uint8 digit in MNIST's form from a white-on-black ink image, or None if no ink."""
+    rows, columns = np.nonzero(ink >= INK_LEVEL)
+    if len(rows) < MINIMUM_INK_PIXELS:
+        return None
+    crop = Image.fromarray(ink[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1])
+
+    # Longer side to the working box, keeping the aspect ratio, then the stroke width.
+    scale = WORKING_BOX / max(crop.size)
+    working_size = tuple(max(1, round(side * scale)) for side in crop.size)
+    working = normalise_stroke_width(crop.resize(working_size, Image.Resampling.LANCZOS))
+    box_size = tuple(max(1, round(side / WORKING_SCALE)) for side in working_size)
+    digit = np.asarray(working.resize(box_size, Image.Resampling.BOX), dtype=np.float64)
+
+    # Centre of mass to the centre of the 28x28 field, in whole pixels as MNIST did.
+    total = digit.sum()
+    if total == 0:
+        return None
+    centre_row = (digit.sum(axis=1) * np.arange(digit.shape[0])).sum() / total
+    centre_column = (digit.sum(axis=0) * np.arange(digit.shape[1])).sum() / total
+    top = int(round(MNIST_SIZE / 2 - 0.5 - centre_row))
+    left = int(round(MNIST_SIZE / 2 - 0.5 - centre_column))
+    field = Image.new("L", (MNIST_SIZE, MNIST_SIZE), 0)
+    field.paste(Image.fromarray(digit.round().astype(np.uint8)), (left, top))
+    return np.asarray(field)
+
+
+def preprocess(data, **limits):
+    """Bytes of a PNG or JPEG drawing to a 28x28 MNIST-form digit, or None when it has no ink."""
+    return to_mnist(to_ink(to_grayscale(decode_image(data, **limits))))
+
+
+def naive_resize(data):
+    """The original tutorial's preprocessing, kept to measure against: the whole image to 28x28."""
+    gray = to_grayscale(decode_image(data))
+    small = Image.fromarray(255 - gray).resize((MNIST_SIZE, MNIST_SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(small)
+
+
+def to_model_input(digits):
+    """Float32 batch (N, 28, 28, 1) in 0..255 from uint8 digits (N, 28, 28) or one (28, 28).
+
+    The network scales pixels to 0..1 itself (its first layer), so training, evaluation and
+    serving all feed it exactly this.
+    """
+    digits = np.asarray(digits, dtype=np.float32)
+    if digits.ndim == 2:
+        digits = digits[np.newaxis]
+    return digits[..., np.newaxis]
+
+
+def to_png(digit):
+    """PNG bytes of a 28x28 digit, to show people what the network saw."""
+    buffer = io.BytesIO()
+    Image.fromarray(digit).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def decode_data_url(text):
+    """Image bytes from a `data:image/png;base64,...` URL or from bare base64 text."""
+    text = text.strip()
+    payload = text
+    if text[:5].lower() == "data:":
+        header, comma, payload = text.partition(",")
+        if not comma:
+            raise ImageRejected("The data URL has no comma before its data.")
+        media_type, *parameters = header[5:].split(";")
+        if "base64" not in (parameter.strip().lower() for parameter in parameters):
+            raise ImageRejected("The data URL must be base64-encoded (data:image/png;base64,...).")
+        if media_type.strip().lower() not in ("image/png", "image/jpeg", "image/jpg", ""):
+            raise ImageRejected(
+                f"The data URL holds {media_type}; send image/png or image/jpeg.", status=415
+            )
+    try:
+        data = base64.b64decode("".join(payload.split()), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ImageRejected("The image data is not valid base64.") from error
+    if not data:
+        raise ImageRejected("The image data is empty.")
+    return data

@@ -1,0 +1,161 @@
+"""The model behind one class: preprocess, predict, postprocess.
+
+The routes call `DigitClassifier.classify(bytes)` and nothing else. The network is loaded and
+compiled once per process, warmed up before it is reported ready, and never run through
+`model.predict()` (whose fixed cost per call is larger than the whole request should be).
+"""
+
+import base64
+import logging
+import threading
+import time
+
+import numpy as np
+
+from model.loader import DEFAULT_MODEL_DIR, ModelFilesError, load_network, read_metadata
+from model.preprocessing import preprocess, to_model_input, to_png
+
+log = logging.getLogger(__name__)
+
+NO_INK_REASON = "No ink found: draw a digit (or upload a picture of one) and try again."
+
+
+class ModelNotReady(RuntimeError):
+    """The network is still loading, or failed to load (the message says which)."""
+
+
+class DigitClassifier:
+    def __init__(
+        self,
+        model_dir=DEFAULT_MODEL_DIR,
+        unsure_below=0.6,
+        max_batch_size=32,
+        image_limits=None,
+    ):
+        self.model_dir = model_dir
+        self.unsure_below = unsure_below
+        self.max_batch_size = max_batch_size
+        self.image_limits = image_limits or {}
+        self.metadata = {}
+        self.device = None
+        self.seconds_to_ready = None
+        self.load_error = None
+        self._infer = None
+        self._ready = threading.Event()
+        self._finished_loading = threading.Event()
+
+    # --- Loading -------------------------------------------------------------------------
+
+    def load(self):
+        """Load, compile and warm up the network; records the error instead of raising it."""
+        started = time.monotonic()
+        try:
+            self.metadata = read_metadata(self.model_dir)
+            self._infer, self.device = compile_inference(load_network(self.model_dir))
+            # Trace and run every batch shape once, so no request pays for it.
+            for size in sorted({1, self.max_batch_size}):
+                self.predict(np.zeros((size, 28, 28), dtype=np.uint8))
+            self.seconds_to_ready = time.monotonic() - started
+            self._ready.set()
+            log.info(
+                "Model %s ready on %s in %.1f s",
+                self.version,
+                self.device,
+                self.seconds_to_ready,
+            )
+        except ModelFilesError as error:
+            self.load_error = str(error)
+            log.error("The model cannot be loaded: %s", error)
+        except Exception as error:  # A broken install must still be reported, not hang.
+            self.load_error = f"{type(error).__name__}: {error}"
+            log.exception("The model cannot be loaded")
+        finally:
+            self._finished_loading.set()
+
+    def load_in_background(self):
+        threading.Thread(target=self.load, name="model-loader", daemon=True).start()
+
+    @property
+    def ready(self):
+        return self._ready.is_set()
+
+    @property
+    def version(self):
+        return self.metadata.get("version", "unknown")
+
+    def wait_until_ready(self, timeout):
+        """Block up to `timeout` seconds for the model; ModelNotReady if it is not there."""
+        self._finished_loading.wait(timeout)
+        if self.load_error:
+            raise ModelNotReady(f"The model failed to load: {self.load_error}")
+        if not self.ready:
+            raise ModelNotReady("The model is still loading; try again in a few seconds.")
+
+    # --- Preprocess, predict, postprocess ------------------------------------------------
+
+    def preprocess(self, data):
+        return preprocess(data, **self.image_limits)
+
+    def predict(self, digits):
+        """Probabilities (N, 10) for uint8 digits (N, 28, 28)."""
+        return np.asarray(self._infer(to_model_input(digits)))
+
+    def postprocess(self, digit_image, probabilities):
+        if probabilities is None:
+            return {
+                "digit": None,
+                "confidence": None,
+                "probabilities": None,
+                "unsure": False,
+                "reason": NO_INK_REASON,
+                "input_image": None,
+                "model_version": self.version,
+            }
+        best = int(np.argmax(probabilities))
+        confidence = float(probabilities[best])
+        return {
+            "digit": best,
+            "confidence": round(confidence, 6),
+            "probabilities": [round(float(value), 6) for value in probabilities],
+            "unsure": confidence < self.unsure_below,
+            "input_image": "data:image/png;base64,"
+            + base64.b64encode(to_png(digit_image)).decode("ascii"),
+            "model_version": self.version,
+        }
+
+    def classify(self, data, predict=None):
+        """The whole path for one image's bytes. `predict` may be a batcher's submit()."""
+        digit_image = self.preprocess(data)
+        if digit_image is None:
+            return self.postprocess(None, None)
+        probabilities = (predict or self.predict)(digit_image[np.newaxis])[0]
+        return self.postprocess(digit_image, probabilities)
+
+    def describe(self):
+        """What /api/model reports."""
+        return {
+            "version": self.version,
+            "test_accuracy": self.metadata.get("test_accuracy"),
+            "parameters": self.metadata.get("parameters"),
+            "trained_at": self.metadata.get("trained_at"),
+            "runtime": "tensorflow",
+            "device": self.device,
+            "ready": self.ready,
+            "seconds_to_ready": self.seconds_to_ready,
+            "error": self.load_error,
+        }
+
+
+def compile_inference(network):
+    """A compiled inference function for float32 batches of any size, and its device."""
+    import tensorflow as tf
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)], reduce_retracing=True
+    )
+    def infer(batch):
+        return network(batch, training=False)
+
+    devices = tf.config.list_logical_devices("GPU")
+    device = devices[0].name if devices else "/device:CPU:0"
+    return (lambda batch: infer(batch).numpy()), device

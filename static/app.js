@@ -1,0 +1,417 @@
+"use strict";
+
+// Pen width as a share of the canvas width: a digit drawn across the middle of the pad then has
+// strokes about as thick, relative to its height, as MNIST's pen strokes.
+const PEN_WIDTH_SHARE = 1 / 14;
+const INK = "#000";
+const PAPER = "#fff";
+
+const percentFormat = new Intl.NumberFormat("en", { style: "percent", maximumFractionDigits: 1 });
+
+const body = document.body;
+const canvas = document.getElementById("pad-canvas");
+const context = canvas.getContext("2d");
+const undoButton = document.getElementById("undo-button");
+const clearButton = document.getElementById("clear-button");
+const uploadInput = document.getElementById("upload-input");
+const predictionOutput = document.getElementById("prediction");
+const confidenceText = document.getElementById("confidence");
+const statusText = document.getElementById("status");
+const announcer = document.getElementById("announcer");
+const modelInputImage = document.getElementById("model-input");
+const modelVersionText = document.getElementById("model-version");
+const probabilityRows = Array.from(document.querySelectorAll(".probability"));
+
+// Strokes are kept as points in fractions of the canvas size, so they can be redrawn after
+// Undo and at any new size when the canvas is resized.
+let strokes = [];
+let padSize = 0; // The canvas's width and height in CSS pixels.
+let activeStroke = null;
+let activePointerId = null;
+
+let latestRequestNumber = 0;
+let inFlightRequest = null;
+let shownModelVersion = null;
+
+// ---------------------------------------------------------------------------------------------
+// Drawing
+// ---------------------------------------------------------------------------------------------
+
+// The backing store has one pixel per device pixel, so strokes stay sharp on high-DPI screens.
+function fitCanvasToDisplay() {
+  const displaySize = canvas.getBoundingClientRect().width;
+  const backingSize = Math.round(displaySize * (window.devicePixelRatio || 1));
+  if (backingSize === 0 || (displaySize === padSize && canvas.width === backingSize)) {
+    return;
+  }
+  padSize = displaySize;
+  canvas.width = backingSize;
+  canvas.height = backingSize;
+  redraw();
+}
+
+function preparePen() {
+  const scale = canvas.width / padSize;
+  context.setTransform(scale, 0, 0, scale, 0, 0);
+  context.lineCap = "round";
+  context.lineJoin = "round";
+  context.lineWidth = padSize * PEN_WIDTH_SHARE;
+  context.strokeStyle = INK;
+  context.fillStyle = INK;
+}
+
+function paintPaper() {
+  context.setTransform(1, 0, 0, 1, 0, 0);
+  context.fillStyle = PAPER;
+  context.fillRect(0, 0, canvas.width, canvas.height);
+}
+
+function redraw() {
+  paintPaper();
+  preparePen();
+  for (const stroke of strokes) {
+    drawStroke(stroke);
+  }
+}
+
+function drawStroke(stroke) {
+  if (stroke.length === 1) {
+    drawDot(stroke[0]);
+    return;
+  }
+  context.beginPath();
+  context.moveTo(stroke[0].x * padSize, stroke[0].y * padSize);
+  for (const point of stroke.slice(1)) {
+    context.lineTo(point.x * padSize, point.y * padSize);
+  }
+  context.stroke();
+}
+
+// A tap leaves a round dot, which a zero-length path would not draw.
+function drawDot(point) {
+  context.beginPath();
+  context.arc(point.x * padSize, point.y * padSize, context.lineWidth / 2, 0, 2 * Math.PI);
+  context.fill();
+}
+
+function drawSegment(from, to) {
+  context.beginPath();
+  context.moveTo(from.x * padSize, from.y * padSize);
+  context.lineTo(to.x * padSize, to.y * padSize);
+  context.stroke();
+}
+
+function pointOf(event) {
+  const rect = canvas.getBoundingClientRect();
+  return {
+    x: (event.clientX - rect.left) / rect.width,
+    y: (event.clientY - rect.top) / rect.height,
+  };
+}
+
+function onPointerDown(event) {
+  if (activeStroke !== null || (event.pointerType === "mouse" && event.button !== 0)) {
+    return;
+  }
+  event.preventDefault();
+  canvas.setPointerCapture(event.pointerId);
+  activePointerId = event.pointerId;
+  activeStroke = [pointOf(event)];
+  strokes.push(activeStroke);
+  preparePen();
+  drawDot(activeStroke[0]);
+  updateUndoButton();
+}
+
+function onPointerMove(event) {
+  if (event.pointerId !== activePointerId) {
+    return;
+  }
+  // Coalesced events carry the points the browser merged into this one, for smooth curves.
+  const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+  for (const sample of events.length > 0 ? events : [event]) {
+    const point = pointOf(sample);
+    drawSegment(activeStroke[activeStroke.length - 1], point);
+    activeStroke.push(point);
+  }
+}
+
+function onPointerEnd(event) {
+  if (event.pointerId !== activePointerId) {
+    return;
+  }
+  activeStroke = null;
+  activePointerId = null;
+  predictDrawing();
+}
+
+function clearPad() {
+  strokes = [];
+  activeStroke = null;
+  activePointerId = null;
+  redraw();
+  updateUndoButton();
+  cancelRequest();
+  showIdle("No digit drawn yet.");
+}
+
+function undoStroke() {
+  if (strokes.length === 0 || activeStroke !== null) {
+    return;
+  }
+  strokes.pop();
+  redraw();
+  updateUndoButton();
+  if (strokes.length > 0) {
+    predictDrawing();
+  } else {
+    cancelRequest();
+    showIdle("No digit drawn yet.");
+  }
+}
+
+function updateUndoButton() {
+  undoButton.disabled = strokes.length === 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Asking the server
+// ---------------------------------------------------------------------------------------------
+
+function predictDrawing() {
+  requestPrediction({
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ image: canvas.toDataURL("image/png") }),
+  }, null);
+}
+
+function predictUpload(file) {
+  strokes = [];
+  redraw();
+  updateUndoButton();
+  const form = new FormData();
+  form.append("file", file);
+  requestPrediction({ body: form }, file.name);
+}
+
+function cancelRequest() {
+  latestRequestNumber += 1;
+  if (inFlightRequest !== null) {
+    inFlightRequest.abort();
+    inFlightRequest = null;
+  }
+}
+
+// Only the answer to the newest request is shown: older requests are aborted, and an answer
+// that still arrives for one of them is recognised by its number and dropped.
+async function requestPrediction(options, uploadName) {
+  cancelRequest();
+  const requestNumber = latestRequestNumber;
+  const controller = new AbortController();
+  inFlightRequest = controller;
+  body.dataset.state = "pending";
+  setStatus("Reading the digit…");
+
+  let response;
+  let answer;
+  try {
+    response = await fetch("/predict/", { method: "POST", signal: controller.signal, ...options });
+    answer = await readJson(response);
+  } catch {
+    // An aborted request has already been replaced by a newer one or by a cleared pad.
+    if (requestNumber === latestRequestNumber) {
+      showError("Cannot reach the server. Check your connection and try again.");
+    }
+    return;
+  }
+  if (requestNumber !== latestRequestNumber) {
+    return;
+  }
+  inFlightRequest = null;
+  if (!response.ok) {
+    showError(errorMessage(response, answer));
+  } else if (answer === null || !("digit" in answer)) {
+    showError("The server sent an answer this page does not understand.");
+  } else {
+    showAnswer(answer, uploadName);
+  }
+}
+
+async function readJson(response) {
+  try {
+    return await response.json();
+  } catch (error) {
+    if (error.name === "AbortError") {
+      throw error;
+    }
+    return null;
+  }
+}
+
+function errorMessage(response, answer) {
+  const message = answer && answer.error && answer.error.message;
+  if (message) {
+    return message;
+  }
+  return `The server could not read the digit (HTTP ${response.status}${response.statusText ? " " + response.statusText : ""}).`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Showing the answer
+// ---------------------------------------------------------------------------------------------
+
+function showAnswer(answer, uploadName) {
+  showModelVersion(answer.model_version);
+  const source = uploadName === null ? "" : `Result for the uploaded image “${uploadName}”. `;
+  if (answer.digit === null) {
+    resetResult();
+    const reason = answer.reason || "No digit found.";
+    body.dataset.state = "done";
+    setStatus(source + capitalise(reason), "warning");
+    announce(capitalise(reason));
+    return;
+  }
+
+  predictionOutput.textContent = String(answer.digit);
+  confidenceText.textContent = `${percentFormat.format(answer.confidence)} confident`;
+  showProbabilities(answer.probabilities, answer.digit);
+  showModelInput(answer.input_image);
+
+  const wholePercent = Math.round(answer.confidence * 100);
+  let verdict = "";
+  if (answer.unsure) {
+    const [first, second] = topTwo(answer.probabilities, answer.digit);
+    verdict = `Not sure — it might be ${first} or ${second}.`;
+  }
+  body.dataset.state = "done";
+  setStatus(source + verdict, answer.unsure ? "warning" : "");
+  announce(`Predicted ${answer.digit}, ${wholePercent} percent confident. ${verdict}`.trim());
+}
+
+function topTwo(probabilities, digit) {
+  if (!Array.isArray(probabilities)) {
+    return [digit, "something else"];
+  }
+  const ranked = probabilities
+    .map((probability, index) => ({ probability, index }))
+    .sort((a, b) => b.probability - a.probability);
+  return [ranked[0].index, ranked[1].index];
+}
+
+function showProbabilities(probabilities, digit) {
+  probabilityRows.forEach((row, index) => {
+    const probability = Array.isArray(probabilities) ? probabilities[index] : null;
+    const fill = row.querySelector(".probability-fill");
+    const value = row.querySelector(".probability-value");
+    row.classList.toggle("is-winner", probability !== null && index === digit);
+    fill.style.width = probability === null ? "0" : `${(probability * 100).toFixed(2)}%`;
+    value.textContent = probability === null ? "–" : percentFormat.format(probability);
+  });
+}
+
+function showModelInput(dataUrl) {
+  if (dataUrl) {
+    modelInputImage.src = dataUrl;
+    modelInputImage.hidden = false;
+  } else {
+    modelInputImage.removeAttribute("src");
+    modelInputImage.hidden = true;
+  }
+}
+
+function resetResult() {
+  predictionOutput.textContent = "";
+  confidenceText.textContent = "";
+  showProbabilities(null, null);
+  showModelInput(null);
+}
+
+function showIdle(message) {
+  resetResult();
+  body.dataset.state = "idle";
+  setStatus(message);
+}
+
+function showError(message) {
+  inFlightRequest = null;
+  resetResult();
+  body.dataset.state = "error";
+  setStatus(message, "error");
+  announce(message);
+}
+
+function setStatus(message, tone = "") {
+  statusText.textContent = message;
+  statusText.dataset.tone = tone;
+}
+
+function announce(message) {
+  announcer.textContent = message;
+}
+
+function capitalise(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+// Predictions name the model that made them; the server may have loaded a newer one since the
+// page asked /api/model, and then the old model's test accuracy no longer applies.
+function showModelVersion(version, testAccuracy = null) {
+  if (!version || (version === shownModelVersion && testAccuracy === null)) {
+    return;
+  }
+  shownModelVersion = version;
+  const accuracy = typeof testAccuracy === "number"
+    ? ` · ${percentFormat.format(testAccuracy)} accurate on the MNIST test set`
+    : "";
+  modelVersionText.textContent = `Model ${version}${accuracy}`;
+}
+
+async function loadModelInfo() {
+  try {
+    const response = await fetch("/api/model");
+    if (!response.ok) {
+      return;
+    }
+    const info = await response.json();
+    showModelVersion(info.version, info.test_accuracy);
+  } catch {
+    // The footer keeps saying the version is unknown; predictions still report it.
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wiring
+// ---------------------------------------------------------------------------------------------
+
+function onKeyDown(event) {
+  const commandKey = event.ctrlKey || event.metaKey;
+  if (commandKey && !event.shiftKey && !event.altKey && event.key.toLowerCase() === "z") {
+    event.preventDefault();
+    undoStroke();
+  } else if ((event.key === "Escape" || event.key === "Delete") && !commandKey && !event.altKey) {
+    clearPad();
+  }
+}
+
+canvas.addEventListener("pointerdown", onPointerDown);
+canvas.addEventListener("pointermove", onPointerMove);
+canvas.addEventListener("pointerup", onPointerEnd);
+canvas.addEventListener("pointercancel", onPointerEnd);
+undoButton.addEventListener("click", undoStroke);
+clearButton.addEventListener("click", clearPad);
+uploadInput.addEventListener("change", () => {
+  const file = uploadInput.files[0];
+  // Emptied so that choosing the same file again is a change too.
+  uploadInput.value = "";
+  if (file) {
+    predictUpload(file);
+  }
+});
+document.addEventListener("keydown", onKeyDown);
+
+// "resize" also fires when zooming changes devicePixelRatio, which ResizeObserver misses.
+new ResizeObserver(fitCanvasToDisplay).observe(canvas);
+window.addEventListener("resize", fitCanvasToDisplay);
+
+fitCanvasToDisplay();
+loadModelInfo();

@@ -1,0 +1,87 @@
+import os
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import create_app  # noqa: E402
+from model.service import DigitClassifier  # noqa: E402
+
+DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium where it is installed; Playwright's own browser elsewhere."""
+    if DEBIAN_CHROMIUM.exists():
+        return {
+            **browser_type_launch_args,
+            "executable_path": str(DEBIAN_CHROMIUM),
+            "args": CHROMIUM_FLAGS,
+        }
+    return browser_type_launch_args
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def mnist_path():
+    """The MNIST file from $MNIST_PATH; skipped where there is none, but never in CI."""
+    path = os.environ.get("MNIST_PATH")
+    if path and Path(path).is_file():
+        return Path(path)
+    message = f"MNIST data not found: set MNIST_PATH to mnist.npz (now {path!r})"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def classifier():
+    """The committed model, loaded once for the whole session."""
+    classifier = DigitClassifier()
+    classifier.load()
+    assert classifier.ready, classifier.load_error
+    return classifier
+
+
+@pytest.fixture
+def app(classifier):
+    return create_app({"TESTING": True, "CLASSIFIER": classifier, "RATE_LIMIT": ""})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(classifier):
+    """The real app with the committed model, served on 127.0.0.1 in a background thread."""
+    application = create_app({"TESTING": True, "CLASSIFIER": classifier, "RATE_LIMIT": ""})
+    server = make_server("127.0.0.1", 0, application, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
