@@ -7,10 +7,24 @@
 import json
 import logging
 import os
+import time
 from http import HTTPStatus
 
-from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
+from flask_cors import CORS
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from model.batching import BatchFailed, Batcher
 from model.loader import DEFAULT_MODEL_DIR
@@ -39,6 +53,7 @@ class Config:
     BATCH_MAX_SIZE = _environment("DIGITPAD_BATCH_MAX_SIZE", 32, int)
     BATCH_MAX_WAIT_MS = _environment("DIGITPAD_BATCH_MAX_WAIT_MS", 0.0, float)
     RATE_LIMIT = _environment("DIGITPAD_RATE_LIMIT", "120 per minute")
+    RATELIMIT_STORAGE_URI = _environment("DIGITPAD_RATE_LIMIT_STORAGE", "memory://")
     CORS_ORIGINS = _environment("DIGITPAD_CORS_ORIGINS", "")
     TRUSTED_PROXIES = _environment("DIGITPAD_TRUSTED_PROXIES", 0, int)
 
@@ -152,8 +167,76 @@ def json_nesting_depth(body):
 
 
 # ---------------------------------------------------------------------------------------------
+# Metrics (Prometheus; gunicorn.conf.py sets up multiprocess mode for several workers)
+# ---------------------------------------------------------------------------------------------
+
+REQUESTS = Counter(
+    "digitpad_http_requests_total", "HTTP requests by endpoint and status", ["endpoint", "status"]
+)
+LATENCY = Histogram(
+    "digitpad_http_request_duration_seconds",
+    "Time to answer a request, by endpoint",
+    ["endpoint"],
+    buckets=(0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+PREDICTIONS = Counter(
+    "digitpad_predictions_total", "Answers by predicted digit ('none' when no ink)", ["digit"]
+)
+BATCH_SIZES = Histogram(
+    "digitpad_batch_size", "Images per network call", buckets=(1, 2, 4, 8, 16, 32, 64, 128)
+)
+
+
+def metrics_registry():
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return REGISTRY
+
+
+def start_timer():
+    g.request_started = time.perf_counter()
+
+
+def record_request(response):
+    # The route's pattern, not the path: unknown paths must not create new label values.
+    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    REQUESTS.labels(endpoint, str(response.status_code)).inc()
+    if "request_started" in g:
+        LATENCY.labels(endpoint).observe(time.perf_counter() - g.request_started)
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# Security headers
+# ---------------------------------------------------------------------------------------------
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def add_security_headers(response):
+    for header, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(header, value)
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
 # Routes
 # ---------------------------------------------------------------------------------------------
+
+limiter = Limiter(key_func=get_remote_address)
 
 pages = Blueprint("pages", __name__)
 api = Blueprint("api", __name__)
@@ -165,12 +248,15 @@ def index():
 
 
 @api.post("/predict/")
+@limiter.limit(lambda: current_app.config["RATE_LIMIT"])
 def predict():
     classifier = current_app.extensions["digitpad.classifier"]
     batcher = current_app.extensions["digitpad.batcher"]
     data = image_bytes_from_request()
     classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
-    return jsonify(classifier.classify(data, predict=batcher.submit))
+    answer = classifier.classify(data, predict=batcher.submit)
+    PREDICTIONS.labels("none" if answer["digit"] is None else str(answer["digit"])).inc()
+    return jsonify(answer)
 
 
 @api.get("/healthz")
@@ -190,6 +276,11 @@ def readyz():
 @api.get("/api/model")
 def model_info():
     return jsonify(current_app.extensions["digitpad.classifier"].describe())
+
+
+@api.get("/metrics")
+def metrics():
+    return Response(generate_latest(metrics_registry()), mimetype=CONTENT_TYPE_LATEST)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,7 +311,21 @@ def create_app(test_config=None):
         classifier.predict,
         max_batch_size=app.config["BATCH_MAX_SIZE"],
         max_wait_seconds=app.config["BATCH_MAX_WAIT_MS"] / 1000,
+        on_batch=BATCH_SIZES.observe,
     )
+
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind Heroku's router (or another proxy) the client's address is in X-Forwarded-For.
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+    if app.config["CORS_ORIGINS"]:
+        origins = [origin.strip() for origin in app.config["CORS_ORIGINS"].split(",")]
+        CORS(app, resources={"/predict/": {"origins": origins}, "/api/*": {"origins": origins}})
+    app.config["RATELIMIT_ENABLED"] = bool(app.config["RATE_LIMIT"])
+    limiter.init_app(app)
+    app.before_request(start_timer)
+    app.after_request(record_request)
+    app.after_request(add_security_headers)
 
     register_error_handlers(app)
     app.register_blueprint(pages)

@@ -50,8 +50,9 @@ class DigitClassifier:
         """Load, compile and warm up the network; records the error instead of raising it."""
         started = time.monotonic()
         try:
+            network = load_network(self.model_dir)
             self.metadata = read_metadata(self.model_dir)
-            self._infer, self.device = compile_inference(load_network(self.model_dir))
+            self._infer, self.device = compile_inference(network)
             # Trace and run every batch shape once, so no request pays for it.
             for size in sorted({1, self.max_batch_size}):
                 self.predict(np.zeros((size, 28, 28), dtype=np.uint8))

@@ -1,0 +1,278 @@
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app import create_app, json_nesting_depth
+from model.service import DigitClassifier
+from tests.strokes import render, strokes_named
+
+
+def png_bytes(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def seven_png():
+    return png_bytes(render(strokes_named("7-plain")))
+
+
+@pytest.fixture(scope="module")
+def seven_data_url(seven_png):
+    return "data:image/png;base64," + base64.b64encode(seven_png).decode()
+
+
+def assert_prediction(response, digit):
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["digit"] == digit
+    assert len(body["probabilities"]) == 10
+    assert sum(body["probabilities"]) == pytest.approx(1.0, abs=1e-3)
+    assert body["confidence"] == max(body["probabilities"])
+    assert isinstance(body["unsure"], bool)
+    assert body["model_version"]
+    shown = Image.open(io.BytesIO(base64.b64decode(body["input_image"].split(",", 1)[1])))
+    assert shown.size == (28, 28)
+    return body
+
+
+def assert_error(response, status, *words):
+    assert response.status_code == status, response.data[:300]
+    assert response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert error["status"] == status and error["title"] and error["message"]
+    for word in words:
+        assert word.lower() in error["message"].lower()
+    assert b"Traceback" not in response.data
+
+
+# --- The page --------------------------------------------------------------------------------
+
+
+def test_index_serves_the_canvas_page_without_inline_script(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'data-testid="canvas"' in page
+    assert "<script>" not in page and "onclick=" not in page
+    assert "http://" not in page and "https://" not in page  # Every asset is served here.
+
+
+def test_pages_carry_security_headers(client):
+    headers = client.get("/").headers
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert client.post("/predict/", data=b"").headers["X-Content-Type-Options"] == "nosniff"
+
+
+# --- /predict/: every accepted form ---------------------------------------------------------
+
+
+def test_raw_data_url_body_as_the_original_tutorial_sends_it(client, seven_data_url):
+    # jQuery's $.ajax posts a string with the form content type, unencoded.
+    response = client.post(
+        "/predict/", data=seven_data_url, content_type="application/x-www-form-urlencoded"
+    )
+    assert_prediction(response, 7)
+    assert_prediction(client.post("/predict/", data=seven_data_url, content_type="text/plain"), 7)
+
+
+def test_json_with_a_data_url_or_bare_base64(client, seven_data_url):
+    assert_prediction(client.post("/predict/", json={"image": seven_data_url}), 7)
+    bare = seven_data_url.split(",", 1)[1]
+    assert_prediction(client.post("/predict/", json={"image": bare}), 7)
+
+
+def test_multipart_upload(client, seven_png):
+    response = client.post(
+        "/predict/", data={"file": (io.BytesIO(seven_png), "seven.png")},
+        content_type="multipart/form-data",
+    )
+    assert_prediction(response, 7)
+
+
+def test_png_body(client, seven_png):
+    assert_prediction(client.post("/predict/", data=seven_png, content_type="image/png"), 7)
+
+
+def test_jpeg_upload(client):
+    buffer = io.BytesIO()
+    render(strokes_named("4-closed")).convert("RGB").save(buffer, format="JPEG", quality=85)
+    response = client.post(
+        "/predict/", data={"file": (io.BytesIO(buffer.getvalue()), "four.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert_prediction(response, 4)
+
+
+def test_empty_canvas_is_no_digit_with_a_reason(client):
+    blank = png_bytes(Image.new("RGB", (280, 280), "white"))
+    response = client.post("/predict/", data=blank, content_type="image/png")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["digit"] is None and body["probabilities"] is None
+    assert "no ink" in body["reason"].lower()
+
+
+# --- /predict/: every error ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body, content_type, status, words",
+    [
+        (b"", "text/plain", 400, ["empty"]),
+        (b"data:image/png;base64,@@@", "text/plain", 400, ["base64"]),
+        (b"aGVsbG8gd29ybGQ=", "text/plain", 400, ["not an image"]),
+        (b"data:text/html;base64,PGI+", "text/plain", 415, ["image/png"]),
+        (b"{not json", "application/json", 400, ["not valid json"]),
+        (b'{"picture": "x"}', "application/json", 400, ['"image"']),
+        (b'["data:image/png;base64,AAAA"]', "application/json", 400, ['"image"']),
+        (b"[" * 50 + b"]" * 50, "application/json", 400, ["nested"]),
+        (b"<svg/>", "image/svg+xml", 415, ["not accepted"]),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "image/png", 400, ["not an image"]),
+    ],
+    ids=[
+        "empty", "bad-base64", "not-an-image", "html-data-url", "bad-json", "json-without-image",
+        "json-list", "deep-json", "svg", "truncated-png",
+    ],
+)
+def test_bad_requests_get_clear_json_errors(client, body, content_type, status, words):
+    assert_error(client.post("/predict/", data=body, content_type=content_type), status, *words)
+
+
+def test_form_without_file_field(client):
+    response = client.post("/predict/", data={"image": "x"}, content_type="multipart/form-data")
+    assert_error(response, 400, "'file'")
+
+
+def test_gif_is_unsupported(client):
+    buffer = io.BytesIO()
+    render(strokes_named("7-plain")).save(buffer, format="GIF")
+    assert_error(client.post("/predict/", data=buffer.getvalue(), content_type="image/png"), 415, "GIF")
+
+
+def test_body_over_the_limit_is_413(classifier, seven_png):
+    app = create_app(
+        {"TESTING": True, "CLASSIFIER": classifier, "RATE_LIMIT": "", "MAX_CONTENT_LENGTH": 1000}
+    )
+    client = app.test_client()
+    assert_error(client.post("/predict/", data=seven_png * 10, content_type="image/png"), 413)
+    assert_error(client.post("/predict/", data=b"A" * 5000, content_type="text/plain"), 413)
+
+
+def test_wrong_method_is_405_with_allow_header(client):
+    response = client.get("/predict/")
+    assert_error(response, 405)
+    assert "POST" in response.headers["Allow"]
+
+
+def test_unknown_path_is_json_404(client):
+    assert_error(client.get("/no/such/page"), 404)
+
+
+def test_unexpected_failure_is_a_json_500_without_details(app, client, seven_png, monkeypatch):
+    def broken(data, predict=None):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(app.extensions["digitpad.classifier"], "classify", broken)
+    response = client.post("/predict/", data=seven_png, content_type="image/png")
+    assert_error(response, 500)
+    assert b"secret internal detail" not in response.data
+
+
+def test_json_nesting_depth_skips_brackets_in_strings():
+    assert json_nesting_depth(b'{"image": "[[[[[[[[[["}') == 1
+    assert json_nesting_depth(b'{"a": [{"b": "\\"]"}]}') == 3
+    assert json_nesting_depth(json.dumps([[[]]]).encode()) == 3
+
+
+# --- Health, readiness, model information, metrics ------------------------------------------
+
+
+def test_healthz_and_readyz(client, classifier):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["model_version"] == classifier.version
+
+
+def test_readyz_is_503_until_the_model_is_loaded_and_says_why_it_failed(tmp_path):
+    loading = DigitClassifier(model_dir=tmp_path)
+    client = create_app({"TESTING": True, "CLASSIFIER": loading, "RATE_LIMIT": ""}).test_client()
+    assert_error(client.get("/readyz"), 503, "loading")
+    loading.load()  # The folder is empty: loading fails.
+    assert_error(client.get("/readyz"), 503, "model.json is missing")
+    png = png_bytes(render(strokes_named("1-plain")))
+    assert_error(client.post("/predict/", data=png, content_type="image/png"), 503, "failed to load")
+
+
+def test_api_model_describes_the_model(client):
+    info = client.get("/api/model").get_json()
+    assert info["test_accuracy"] >= 0.995 and info["parameters"] < 500_000
+    assert info["runtime"] and info["device"] and info["version"] and info["trained_at"]
+    assert info["ready"] is True
+
+
+def test_metrics_count_requests_predictions_and_batches(client, seven_png):
+    def sample(text, name, **labels):
+        wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
+        line = next(
+            (line for line in text.splitlines() if line.startswith(f"{name}{{{wanted}}}")
+             or (not labels and line.startswith(f"{name} "))),
+            None,
+        )
+        return float(line.rsplit(" ", 1)[1]) if line else 0.0
+
+    before = client.get("/metrics").get_data(as_text=True)
+    for _ in range(3):
+        client.post("/predict/", data=seven_png, content_type="image/png")
+    client.post("/predict/", data=b"", content_type="text/plain")
+    after = client.get("/metrics").get_data(as_text=True)
+
+    def grew(name, **labels):
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert grew("digitpad_http_requests_total", endpoint="/predict/", status="200") == 3
+    assert grew("digitpad_http_requests_total", endpoint="/predict/", status="400") == 1
+    assert grew("digitpad_predictions_total", digit="7") == 3
+    assert grew("digitpad_batch_size_count") == 3
+    assert grew("digitpad_http_request_duration_seconds_count", endpoint="/predict/") == 4
+
+
+def test_rate_limit_answers_429_in_json(classifier, seven_png):
+    app = create_app({"TESTING": True, "CLASSIFIER": classifier, "RATE_LIMIT": "2 per minute"})
+    client = app.test_client()
+    statuses = [
+        client.post("/predict/", data=seven_png, content_type="image/png").status_code
+        for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+    assert_error(client.post("/predict/", data=seven_png, content_type="image/png"), 429)
+    assert client.get("/healthz").status_code == 200  # Only /predict/ is limited.
+
+
+def test_cors_is_off_unless_configured(classifier, client, seven_png):
+    headers = {"Origin": "https://elsewhere.example"}
+    response = client.post("/predict/", data=seven_png, content_type="image/png", headers=headers)
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+    app = create_app({"TESTING": True, "CLASSIFIER": classifier, "RATE_LIMIT": "",
+                      "CORS_ORIGINS": "https://elsewhere.example"})
+    response = app.test_client().post(
+        "/predict/", data=seven_png, content_type="image/png", headers=headers
+    )
+    assert response.headers["Access-Control-Allow-Origin"] == "https://elsewhere.example"
+
+
+def test_probabilities_match_the_network_on_the_shown_image(client, classifier, seven_png):
+    body = client.post("/predict/", data=seven_png, content_type="image/png").get_json()
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(body["input_image"].split(",")[1]))))
+    direct = classifier.predict(shown[np.newaxis])[0]
+    np.testing.assert_allclose(body["probabilities"], direct, atol=1e-5)

@@ -1,0 +1,226 @@
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from model.preprocessing import (
+    ImageRejected,
+    decode_data_url,
+    decode_image,
+    naive_resize,
+    preprocess,
+    stroke_width,
+    to_model_input,
+)
+from tests.strokes import STROKE_DIGITS, strokes_named, to_canvas
+
+
+def drawing(strokes, size=(280, 280), scale=0.7, offset=(0.0, 0.0), pen=20, mode="RGB"):
+    """The strokes drawn in black on white, like the page's canvas, as an image."""
+    width, height = size
+    side = min(width, height)
+    box = {"x": (width - side) / 2, "y": (height - side) / 2, "width": side, "height": side}
+    image = Image.new(mode, size, "white" if mode != "RGBA" else (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    ink = "black" if mode != "RGBA" else (0, 0, 0, 255)
+    for stroke in to_canvas(strokes, box, scale=scale, offset=offset):
+        draw.line(stroke, fill=ink, width=pen, joint="curve")
+        for x, y in (stroke[0], stroke[-1]):
+            draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=ink)
+    return image
+
+
+def png(image, **options):
+    buffer = io.BytesIO()
+    image.save(buffer, format=options.pop("format", "PNG"), **options)
+    return buffer.getvalue()
+
+
+def ink_box(digit):
+    rows, columns = np.nonzero(digit > 64)
+    return rows.max() - rows.min() + 1, columns.max() - columns.min() + 1
+
+
+def centre_of_mass(digit):
+    total = digit.sum()
+    rows, columns = np.indices(digit.shape)
+    return (rows * digit).sum() / total, (columns * digit).sum() / total
+
+
+def similarity(first, second):
+    """Correlation of two 28x28 images: 1 for the same picture."""
+    return float(np.corrcoef(first.ravel().astype(float), second.ravel().astype(float))[0, 1])
+
+
+SEVEN = strokes_named("7-plain")
+ONE = strokes_named("1-plain")
+
+
+def test_output_is_a_28x28_uint8_white_on_black_digit():
+    digit = preprocess(png(drawing(SEVEN)))
+    assert digit.shape == (28, 28) and digit.dtype == np.uint8
+    assert digit.max() == 255
+    assert digit[0].max() == digit[-1].max() == digit[:, 0].max() == digit[:, -1].max() == 0
+
+
+def test_longer_side_of_the_ink_becomes_20_pixels():
+    for scale in (0.3, 0.9):
+        height, width = ink_box(preprocess(png(drawing(SEVEN, scale=scale))))
+        assert max(height, width) in (19, 20, 21)
+
+
+def test_aspect_ratio_is_kept():
+    height, width = ink_box(preprocess(png(drawing(ONE))))
+    assert height in (19, 20, 21) and width <= 8  # A one stays narrow, not stretched square.
+
+    wide_bar = Image.new("L", (300, 300), 255)
+    ImageDraw.Draw(wide_bar).rectangle((50, 120, 250, 180), fill=0)  # 200 x 60
+    height, width = ink_box(preprocess(png(wide_bar)))
+    assert width in (19, 20, 21) and 5 <= height <= 7
+
+
+def test_centre_of_mass_is_in_the_centre():
+    for offset in ((-0.3, -0.3), (0.25, 0.1), (0.0, 0.0)):
+        digit = preprocess(png(drawing(strokes_named("2-looped"), scale=0.4, offset=offset)))
+        row, column = centre_of_mass(digit.astype(float))
+        assert abs(row - 13.5) <= 0.75 and abs(column - 13.5) <= 0.75
+
+
+@pytest.mark.parametrize("name", [name for name, _, _ in STROKE_DIGITS[::3]])
+def test_size_position_width_and_canvas_shape_do_not_change_the_result(name):
+    strokes = strokes_named(name)
+    reference = preprocess(png(drawing(strokes)))
+    variants = {
+        "small": drawing(strokes, scale=0.25, pen=6),
+        "large": drawing(strokes, size=(900, 900), scale=0.95, pen=64),
+        "off-centre": drawing(strokes, scale=0.4, offset=(0.28, -0.25), pen=12),
+        "thin pen": drawing(strokes, pen=7),
+        "thick pen": drawing(strokes, pen=34),
+        "wide canvas": drawing(strokes, size=(600, 250), scale=0.8, pen=16),
+        "tall canvas": drawing(strokes, size=(250, 600), scale=0.8, pen=16),
+    }
+    scores = {variant: similarity(preprocess(png(image)), reference) for variant, image in variants.items()}
+    assert min(scores.values()) > 0.7, scores
+    assert np.mean(list(scores.values())) > 0.85, scores
+    # The same comparison after the naive whole-canvas resize shows what is being fixed.
+    naive_reference = naive_resize(png(drawing(strokes)))
+    for variant in ("small", "off-centre"):
+        naive_score = similarity(naive_resize(png(variants[variant])), naive_reference)
+        assert naive_score < scores[variant] - 0.2, (variant, naive_score, scores[variant])
+
+
+def test_stroke_width_is_brought_towards_mnist():
+    thin = preprocess(png(drawing(SEVEN, pen=4)))
+    thick = preprocess(png(drawing(SEVEN, pen=45)))
+    for digit in (thin, thick):
+        assert 1.8 <= stroke_width(digit) <= 4.5
+
+
+def test_light_ink_on_dark_paper_gives_the_same_digit():
+    dark_on_light = drawing(SEVEN).convert("L")
+    light_on_dark = Image.eval(dark_on_light, lambda value: 255 - value)
+    np.testing.assert_array_equal(preprocess(png(light_on_dark)), preprocess(png(dark_on_light)))
+
+
+def test_photo_of_ink_on_grey_paper_with_noise():
+    rng = np.random.default_rng(0)
+    paper = np.asarray(drawing(SEVEN).convert("L"), dtype=float) * 0.55 + 90  # grey, low contrast
+    photo = (paper + rng.normal(0, 6, paper.shape)).clip(0, 255).astype(np.uint8)
+    digit = preprocess(png(Image.fromarray(photo), format="JPEG", quality=80))
+    assert similarity(digit, preprocess(png(drawing(SEVEN)))) > 0.9
+
+
+def test_transparent_canvas_is_composited_onto_white():
+    transparent = drawing(SEVEN, mode="RGBA")
+    np.testing.assert_array_equal(preprocess(png(transparent)), preprocess(png(drawing(SEVEN))))
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image.new("RGB", (280, 280), "white"),
+        Image.new("RGBA", (280, 280), (0, 0, 0, 0)),
+        Image.new("L", (50, 80), 0),
+    ],
+    ids=["white", "transparent", "black"],
+)
+def test_no_ink_is_no_digit(image):
+    assert preprocess(png(image)) is None
+
+
+def test_faint_noise_alone_is_no_digit():
+    noise = np.random.default_rng(0).integers(235, 256, (200, 200), dtype=np.uint8)
+    assert preprocess(png(Image.fromarray(noise))) is None
+
+
+def test_palette_16_bit_and_exif_rotated_images():
+    reference = preprocess(png(drawing(SEVEN)))
+    palette = drawing(SEVEN).convert("P")
+    assert similarity(preprocess(png(palette)), reference) > 0.99
+
+    sixteen_bit = Image.fromarray(np.asarray(drawing(SEVEN).convert("L"), dtype=np.uint16) * 257)
+    assert sixteen_bit.mode.startswith("I;16")
+    assert similarity(preprocess(png(sixteen_bit)), reference) > 0.99
+
+    # Stored rotated by 90 degrees, with the EXIF tag that says to turn it back upright.
+    rotated = drawing(SEVEN).transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    assert similarity(preprocess(png(rotated, format="JPEG", exif=exif)), reference) > 0.9
+
+
+def test_data_urls_and_bare_base64_decode_to_the_same_bytes():
+    data = png(drawing(SEVEN))
+    text = base64.b64encode(data).decode()
+    assert decode_data_url("data:image/png;base64," + text) == data
+    assert decode_data_url(text) == data
+    assert decode_data_url("  data:image/PNG;base64," + text[:40] + "\n" + text[40:] + "\n") == data
+
+
+@pytest.mark.parametrize(
+    "text, status",
+    [
+        ("data:image/png;base64,@@@@", 400),
+        ("data:image/png,rawtext", 400),
+        ("data:image/png;base64", 400),
+        ("data:text/html;base64,PGI+", 415),
+        ("", 400),
+    ],
+)
+def test_bad_data_urls_are_rejected(text, status):
+    with pytest.raises(ImageRejected) as raised:
+        decode_data_url(text)
+    assert raised.value.status == status
+
+
+def test_unaccepted_formats_and_sizes_are_rejected_before_decoding():
+    with pytest.raises(ImageRejected) as raised:
+        decode_image(png(drawing(SEVEN), format="GIF"))
+    assert raised.value.status == 415
+    with pytest.raises(ImageRejected) as raised:
+        decode_image(png(Image.new("L", (5000, 10))))
+    assert raised.value.status == 413
+    with pytest.raises(ImageRejected) as raised:
+        decode_image(png(drawing(SEVEN))[:300])
+    assert raised.value.status == 400
+    with pytest.raises(ImageRejected) as raised:
+        decode_image(b"not an image at all")
+    assert raised.value.status == 400
+
+
+def test_naive_resize_shrinks_the_whole_canvas():
+    small_seven = png(drawing(SEVEN, scale=0.3, offset=(0.3, 0.3), pen=6))
+    naive = naive_resize(small_seven)
+    assert naive.shape == (28, 28)
+    height, width = ink_box(naive)
+    assert max(height, width) < 12  # The small digit stays small and off-centre.
+    assert max(ink_box(preprocess(small_seven))) >= 19
+
+
+def test_model_input_is_float32_with_a_channel_axis():
+    digit = np.full((28, 28), 255, dtype=np.uint8)
+    batch = to_model_input(digit)
+    assert batch.shape == (1, 28, 28, 1) and batch.dtype == np.float32 and batch.max() == 255
+    assert to_model_input(np.stack([digit] * 3)).shape == (3, 28, 28, 1)
