@@ -50,6 +50,8 @@ class Config:
     MAX_JSON_DEPTH = _environment("DIGITPAD_MAX_JSON_DEPTH", 8, int)
     UNSURE_BELOW = _environment("DIGITPAD_UNSURE_BELOW", 0.6, float)
     MODEL_WAIT_SECONDS = _environment("DIGITPAD_MODEL_WAIT_SECONDS", 20.0, float)
+    RUNTIME = _environment("DIGITPAD_RUNTIME", "auto")
+    INFERENCE_THREADS = _environment("DIGITPAD_INFERENCE_THREADS", 1, int)
     BATCH_MAX_SIZE = _environment("DIGITPAD_BATCH_MAX_SIZE", 32, int)
     BATCH_MAX_WAIT_MS = _environment("DIGITPAD_BATCH_MAX_WAIT_MS", 0.0, float)
     RATE_LIMIT = _environment("DIGITPAD_RATE_LIMIT", "120 per minute")
@@ -298,6 +300,8 @@ def create_app(test_config=None):
         model_dir=app.config["MODEL_DIR"],
         unsure_below=app.config["UNSURE_BELOW"],
         max_batch_size=app.config["BATCH_MAX_SIZE"],
+        runtime=app.config["RUNTIME"],
+        inference_threads=app.config["INFERENCE_THREADS"],
         image_limits={
             "max_side": app.config["MAX_IMAGE_SIDE"],
             "max_pixels": app.config["MAX_IMAGE_PIXELS"],

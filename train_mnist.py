@@ -28,7 +28,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from model.loader import DEFAULT_MODEL_DIR, load_network, save_network  # noqa: E402
+from model.loader import (  # noqa: E402
+    DEFAULT_MODEL_DIR,
+    load_network,
+    read_metadata,
+    save_litert,
+    save_network,
+)
 from model.preprocessing import to_model_input  # noqa: E402
 
 IMAGE_SIZE = 28
@@ -60,6 +66,11 @@ def parse_arguments(argv=None):
         "--evaluate",
         action="store_true",
         help="do not train: load the model in --out and print its MNIST test accuracy",
+    )
+    parser.add_argument(
+        "--export-litert",
+        action="store_true",
+        help="do not train: convert the model in --out to model.tflite again",
     )
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
     return parser.parse_args(argv)
@@ -343,6 +354,11 @@ def print_evaluation(accuracy, per_digit):
 
 def main(argv=None):
     arguments = parse_arguments(argv)
+    if arguments.export_litert:
+        network = load_network(arguments.out)
+        save_litert(network, arguments.out, read_metadata(arguments.out))
+        print(f"Wrote {arguments.out}/model.tflite")
+        return network
     (x_train, y_train), (x_test, y_test), data_sha256 = load_mnist(arguments.data)
 
     if arguments.evaluate:
@@ -416,7 +432,7 @@ def main(argv=None):
         },
     }
     save_network(network, arguments.out, metadata)
-    print(f"Wrote {arguments.out}/model.json, model.h5 and metadata.json")
+    print(f"Wrote {arguments.out}/model.json, model.h5, model.tflite and metadata.json")
     print(f"Training took {training_seconds:.0f} s ({metadata['seconds_per_epoch']} s per epoch)")
     print_evaluation(accuracy, per_digit)
     return network

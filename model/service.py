@@ -3,16 +3,29 @@
 The routes call `DigitClassifier.classify(bytes)` and nothing else. The network is loaded and
 compiled once per process, warmed up before it is reported ready, and never run through
 `model.predict()` (whose fixed cost per call is larger than the whole request should be).
+
+Two runtimes serve the same network. On a CPU, LiteRT (model.tflite, converted from model.json +
+model.h5 when they were saved) runs one image about three times faster than a compiled
+TensorFlow function, starts without importing TensorFlow and takes a fraction of the memory.
+Where an NVIDIA GPU is present, TensorFlow runs the network from model.json + model.h5 on it,
+and batching pays off most. DIGITPAD_RUNTIME picks one explicitly.
 """
 
 import base64
 import logging
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
-from model.loader import DEFAULT_MODEL_DIR, ModelFilesError, load_network, read_metadata
+from model.loader import (
+    DEFAULT_MODEL_DIR,
+    ModelFilesError,
+    load_litert,
+    load_network,
+    read_metadata,
+)
 from model.preprocessing import preprocess, to_model_input, to_png
 
 log = logging.getLogger(__name__)
@@ -31,8 +44,13 @@ class DigitClassifier:
         unsure_below=0.6,
         max_batch_size=32,
         image_limits=None,
+        runtime="auto",
+        inference_threads=1,
     ):
         self.model_dir = model_dir
+        self.requested_runtime = runtime
+        self.inference_threads = inference_threads
+        self.runtime = None
         self.unsure_below = unsure_below
         self.max_batch_size = max_batch_size
         self.image_limits = image_limits or {}
@@ -50,17 +68,18 @@ class DigitClassifier:
         """Load, compile and warm up the network; records the error instead of raising it."""
         started = time.monotonic()
         try:
-            network = load_network(self.model_dir)
+            self._infer = self._load_inference()
+            self.runtime, self.device = self._infer.runtime, self._infer.device
             self.metadata = read_metadata(self.model_dir)
-            self._infer, self.device = compile_inference(network)
             # Trace and run every batch shape once, so no request pays for it.
             for size in sorted({1, self.max_batch_size}):
                 self.predict(np.zeros((size, 28, 28), dtype=np.uint8))
             self.seconds_to_ready = time.monotonic() - started
             self._ready.set()
             log.info(
-                "Model %s ready on %s in %.1f s",
+                "Model %s ready (%s on %s) in %.1f s",
                 self.version,
+                self.runtime,
                 self.device,
                 self.seconds_to_ready,
             )
@@ -72,6 +91,21 @@ class DigitClassifier:
             log.exception("The model cannot be loaded")
         finally:
             self._finished_loading.set()
+
+    def _load_inference(self):
+        runtime = self.requested_runtime
+        if runtime == "auto":
+            runtime = "tensorflow" if nvidia_gpu_present() else "litert"
+        if runtime == "litert":
+            try:
+                return LiteRTInference(load_litert(self.model_dir, self.inference_threads))
+            except ModelFilesError as error:
+                if self.requested_runtime == "litert":
+                    raise
+                log.warning("Not using LiteRT (%s); serving with TensorFlow instead", error)
+        elif runtime != "tensorflow":
+            raise ValueError(f"Unknown runtime {runtime!r}: use auto, litert or tensorflow")
+        return TensorFlowInference(load_network(self.model_dir))
 
     def load_in_background(self):
         threading.Thread(target=self.load, name="model-loader", daemon=True).start()
@@ -139,7 +173,7 @@ class DigitClassifier:
             "test_accuracy": self.metadata.get("test_accuracy"),
             "parameters": self.metadata.get("parameters"),
             "trained_at": self.metadata.get("trained_at"),
-            "runtime": "tensorflow",
+            "runtime": self.runtime,
             "device": self.device,
             "ready": self.ready,
             "seconds_to_ready": self.seconds_to_ready,
@@ -147,16 +181,51 @@ class DigitClassifier:
         }
 
 
-def compile_inference(network):
-    """A compiled inference function for float32 batches of any size, and its device."""
-    import tensorflow as tf
+def nvidia_gpu_present():
+    """Whether the NVIDIA driver is loaded, told without importing TensorFlow."""
+    return Path("/proc/driver/nvidia/version").exists()
 
-    @tf.function(
-        input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)], reduce_retracing=True
-    )
-    def infer(batch):
-        return network(batch, training=False)
 
-    devices = tf.config.list_logical_devices("GPU")
-    device = devices[0].name if devices else "/device:CPU:0"
-    return (lambda batch: infer(batch).numpy()), device
+class LiteRTInference:
+    """model.tflite through the LiteRT interpreter (XNNPACK kernels on the CPU)."""
+
+    runtime = "litert"
+    device = "cpu"
+
+    def __init__(self, interpreter):
+        self._interpreter = interpreter
+        self._input = interpreter.get_input_details()[0]["index"]
+        self._output = interpreter.get_output_details()[0]["index"]
+        self._batch_size = None
+        # One interpreter is not safe to call from two threads at once.
+        self._lock = threading.Lock()
+
+    def __call__(self, batch):
+        with self._lock:
+            if batch.shape[0] != self._batch_size:
+                self._interpreter.resize_tensor_input(self._input, batch.shape)
+                self._interpreter.allocate_tensors()
+                self._batch_size = batch.shape[0]
+            self._interpreter.set_tensor(self._input, batch)
+            self._interpreter.invoke()
+            return self._interpreter.get_tensor(self._output).copy()
+
+
+class TensorFlowInference:
+    """The Keras network as one compiled TensorFlow function, for batches of any size."""
+
+    runtime = "tensorflow"
+
+    def __init__(self, network):
+        import tensorflow as tf
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)])
+        def infer(batch):
+            return network(batch, training=False)
+
+        self._infer = infer
+        gpus = tf.config.list_logical_devices("GPU")
+        self.device = gpus[0].name if gpus else "/device:CPU:0"
+
+    def __call__(self, batch):
+        return self._infer(batch).numpy()

@@ -14,7 +14,7 @@ const context = canvas.getContext("2d");
 const undoButton = document.getElementById("undo-button");
 const clearButton = document.getElementById("clear-button");
 const uploadInput = document.getElementById("upload-input");
-const predictionOutput = document.getElementById("prediction");
+const predictionText = document.getElementById("prediction");
 const confidenceText = document.getElementById("confidence");
 const statusText = document.getElementById("status");
 const announcer = document.getElementById("announcer");
@@ -253,7 +253,8 @@ function errorMessage(response, answer) {
   if (message) {
     return message;
   }
-  return `The server could not read the digit (HTTP ${response.status}${response.statusText ? " " + response.statusText : ""}).`;
+  const status = `${response.status} ${response.statusText}`.trim();
+  return `The server could not read the digit (HTTP ${status}).`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -272,7 +273,7 @@ function showAnswer(answer, uploadName) {
     return;
   }
 
-  predictionOutput.textContent = String(answer.digit);
+  predictionText.textContent = String(answer.digit);
   confidenceText.textContent = `${percentFormat.format(answer.confidence)} confident`;
   showProbabilities(answer.probabilities, answer.digit);
   showModelInput(answer.input_image);
@@ -320,7 +321,7 @@ function showModelInput(dataUrl) {
 }
 
 function resetResult() {
-  predictionOutput.textContent = "";
+  predictionText.textContent = "";
   confidenceText.textContent = "";
   showProbabilities(null, null);
   showModelInput(null);

@@ -335,7 +335,8 @@ def test_only_the_newest_answer_is_shown(fresh_page):
     expect_prediction(fresh_page, "1")
 
     held[0].fulfill(content_type="application/json", body=answer(3))
-    fresh_page.wait_for_timeout(200)
+    # Nothing signals an answer the page rightly ignores, so give a stale one time to show.
+    fresh_page.wait_for_timeout(300)
     expect_prediction(fresh_page, "1")
 
 

@@ -4,7 +4,14 @@ import keras
 import numpy as np
 import pytest
 
-from model.loader import ModelFilesError, load_network, read_metadata, save_network
+from model.loader import (
+    ModelFilesError,
+    load_litert,
+    load_network,
+    read_metadata,
+    save_network,
+    source_sha256,
+)
 
 
 def tiny_network(units):
@@ -26,8 +33,32 @@ def test_round_trip_gives_the_same_network(saved):
     rebuilt = load_network(directory)
     sample = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
     np.testing.assert_allclose(rebuilt(sample).numpy(), network(sample).numpy(), atol=1e-6)
-    assert read_metadata(directory) == {"version": "test"}
-    assert not list(directory.glob("*.tmp*")), "temporary files are left behind"
+    metadata = read_metadata(directory)
+    assert metadata == {"version": "test", "litert_source_sha256": source_sha256(directory)}
+    assert sorted(path.name for path in directory.iterdir()) == [
+        "metadata.json", "model.h5", "model.json", "model.tflite"
+    ], "temporary files are left behind"
+
+
+def test_litert_conversion_gives_the_same_outputs(saved):
+    directory, network = saved
+    interpreter = load_litert(directory)
+    sample = np.random.default_rng(0).random((1, 28, 28, 1), dtype=np.float32)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], sample)
+    interpreter.invoke()
+    output = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(output, network(sample).numpy(), atol=1e-5)
+
+
+def test_litert_file_from_other_weights_is_refused(saved, tmp_path_factory):
+    directory, _ = saved
+    other = tmp_path_factory.mktemp("other")
+    save_network(tiny_network(8), other, {})
+    shutil.copy(other / "model.tflite", directory / "model.tflite")
+    shutil.copy(other / "model.h5", directory / "model.h5")  # Same shapes, other weights.
+    with pytest.raises(ModelFilesError, match=r"model\.tflite was not converted from"):
+        load_litert(directory)
 
 
 @pytest.mark.parametrize("name", ["model.json", "model.h5"])

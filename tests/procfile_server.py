@@ -1,0 +1,74 @@
+"""Start the app exactly as the Procfile's web process does, on 127.0.0.1 (tests and bench)."""
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def procfile_web_command(port):
+    """The Procfile's web command with $PORT filled in, listening on loopback only."""
+    line = next(
+        line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")
+    )
+    command = line.split(":", 1)[1].replace("$PORT", str(port)).replace("0.0.0.0", "127.0.0.1")
+    arguments = shlex.split(command)
+    # The virtual environment's gunicorn, whether or not it is on PATH.
+    arguments[0] = str(Path(sys.executable).parent / arguments[0])
+    return arguments
+
+
+@contextmanager
+def procfile_server(environment=None, ready_timeout=90, log_path=None):
+    """Yield (base_url, process) once /readyz says ready; stop the server afterwards."""
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "DIGITPAD_RATE_LIMIT": "", **(environment or {})}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a fresh one.
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL
+    process = subprocess.Popen(
+        procfile_web_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(base_url, process, ready_timeout)
+        yield base_url, process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if log_path:
+            log.close()
+
+
+def wait_until_ready(base_url, process, timeout):
+    """Seconds until /readyz answered 200; raises if the server died or never got ready."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"The server exited with status {process.returncode}")
+        try:
+            if requests.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return time.monotonic() - started
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{base_url} was not ready within {timeout} s")

@@ -1,0 +1,36 @@
+import io
+
+import pytest
+import requests
+
+from tests.procfile_server import procfile_server, procfile_web_command
+from tests.strokes import render, strokes_named
+
+pytestmark = pytest.mark.slow
+
+
+def test_procfile_runs_gunicorn_on_port():
+    command = procfile_web_command(5000)
+    assert command[0].endswith("gunicorn") and "127.0.0.1:5000" in command
+    assert "--preload" not in command  # A model built before the fork hangs the workers.
+
+
+def test_the_procfile_web_process_serves_the_app(tmp_path):
+    buffer = io.BytesIO()
+    render(strokes_named("3-round")).save(buffer, format="PNG")
+    log_path = tmp_path / "gunicorn.log"
+    with procfile_server({"WEB_CONCURRENCY": "2"}, log_path=log_path) as (url, _):
+        assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "ok"}
+        assert requests.get(f"{url}/readyz", timeout=5).json()["status"] == "ready"
+        answers = [
+            requests.post(f"{url}/predict/", data=buffer.getvalue(),
+                          headers={"Content-Type": "image/png"}, timeout=10).json()
+            for _ in range(6)
+        ]
+        assert [answer["digit"] for answer in answers] == [3] * 6
+        assert "text/html" in requests.get(url, timeout=5).headers["Content-Type"]
+        metrics = requests.get(f"{url}/metrics", timeout=5).text
+        # Both workers' counts are merged (multiprocess mode), whichever answered.
+        assert 'digitpad_predictions_total{digit="3"} 6.0' in metrics
+    log = log_path.read_text()
+    assert '"POST /predict/ HTTP/1.1" 200' in log  # The access log goes to stdout.

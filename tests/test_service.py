@@ -1,0 +1,70 @@
+import shutil
+
+import numpy as np
+import pytest
+
+from model.loader import DEFAULT_MODEL_DIR
+from model.service import DigitClassifier
+from tests.strokes import STROKE_DIGITS, render
+
+
+@pytest.fixture(scope="module")
+def digits(classifier):
+    from tests.test_app import png_bytes
+
+    return np.stack([classifier.preprocess(png_bytes(render(strokes))) for _, _, strokes in STROKE_DIGITS])
+
+
+@pytest.fixture(scope="module")
+def tensorflow_classifier():
+    classifier = DigitClassifier(runtime="tensorflow")
+    classifier.load()
+    assert classifier.ready, classifier.load_error
+    return classifier
+
+
+def test_the_default_runtime_on_a_cpu_is_litert(classifier):
+    assert classifier.runtime == "litert" and classifier.describe()["runtime"] == "litert"
+
+
+def test_litert_and_tensorflow_give_the_same_probabilities(classifier, tensorflow_classifier, digits):
+    np.testing.assert_allclose(
+        classifier.predict(digits), tensorflow_classifier.predict(digits), atol=1e-4
+    )
+    # Batch size changes between calls must not confuse either runtime.
+    for size in (1, 5, 1, 32, 2):
+        batch = np.resize(digits, (size, 28, 28))
+        np.testing.assert_allclose(
+            classifier.predict(batch), tensorflow_classifier.predict(batch), atol=1e-4
+        )
+
+
+def test_stale_litert_file_falls_back_to_tensorflow_or_fails_when_litert_is_required(tmp_path):
+    shutil.copytree(DEFAULT_MODEL_DIR, tmp_path / "model", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    directory = tmp_path / "model"
+    weights = bytearray((directory / "model.h5").read_bytes())
+    (directory / "model.h5").write_bytes(bytes(weights) + b"\0")  # Different bytes, same weights.
+
+    automatic = DigitClassifier(model_dir=directory)
+    automatic.load()
+    assert automatic.ready and automatic.runtime == "tensorflow"
+
+    strict = DigitClassifier(model_dir=directory, runtime="litert")
+    strict.load()
+    assert not strict.ready and "was not converted from" in strict.load_error
+
+
+def test_unknown_runtime_is_reported(tmp_path):
+    classifier = DigitClassifier(runtime="onnx")
+    classifier.load()
+    assert not classifier.ready and "Unknown runtime" in classifier.load_error
+
+
+def test_classify_returns_no_digit_without_asking_the_model(classifier, monkeypatch):
+    from PIL import Image
+
+    from tests.test_app import png_bytes
+
+    monkeypatch.setattr(classifier, "predict", lambda digits: pytest.fail("the model was asked"))
+    answer = classifier.classify(png_bytes(Image.new("L", (100, 100), 255)))
+    assert answer["digit"] is None and answer["reason"]
