@@ -68,7 +68,7 @@ def wait_until_ready(base_url, process, timeout):
         try:
             if requests.get(f"{base_url}/readyz", timeout=2).status_code == 200:
                 return time.monotonic() - started
-        except requests.ConnectionError:
+        except requests.RequestException:  # Not listening yet, or busy starting.
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{base_url} was not ready within {timeout} s")

@@ -1,0 +1,239 @@
+"""Serving benchmark: digitpad as the Procfile starts it, against the original tutorial's path.
+
+    .venv/bin/python -m bench.bench_serving [--seconds 8] [--clients 1 8 32]
+
+Both servers run under gunicorn with the same workers and threads, on 127.0.0.1, and are driven
+with the same drawn-digit PNGs (the page's JSON body) for a bounded time per client count.
+Prints requests per second, client-side latency percentiles, the server's own time per request
+(its Server-Timing header), errors and wrong answers; then the in-process cost of decoding +
+preprocessing and of inference at batch 1 and 32. Compare figures as ratios within one run:
+the machine is shared.
+"""
+
+import argparse
+import base64
+import http.client
+import io
+import json
+import os
+import statistics
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tests.procfile_server import ROOT, procfile_server, wait_until_ready, free_port
+from tests.strokes import STROKE_DIGITS, render
+
+CANVAS_SIZE = 360  # The page's canvas at a device pixel ratio of 1.
+
+
+def drawn_digit_bodies():
+    """(JSON body as the page sends it, label) for every example digit."""
+    bodies = []
+    for _, label, strokes in STROKE_DIGITS:
+        buffer = io.BytesIO()
+        render(strokes, size=CANVAS_SIZE).convert("RGB").save(buffer, format="PNG")
+        url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+        bodies.append((json.dumps({"image": url}).encode(), label))
+    return bodies
+
+
+def percentile(values, fraction):
+    return float(np.percentile(values, fraction * 100)) if values else float("nan")
+
+
+def drive(port, bodies, clients, seconds, max_requests=20000):
+    """Bounded load: `clients` threads with keep-alive connections for `seconds`."""
+    latencies, server_times, failures, wrong = [], [], [0], [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    budget = [max_requests]
+
+    def client(offset):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        index = offset
+        while time.monotonic() < deadline:
+            with lock:
+                if budget[0] <= 0:
+                    break
+                budget[0] -= 1
+            body, label = bodies[index % len(bodies)]
+            index += 1
+            started = time.perf_counter()
+            try:
+                connection.request("POST", "/predict/", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                payload = response.read()
+                elapsed = time.perf_counter() - started
+                timing = response.getheader("Server-Timing", "")
+                with lock:
+                    if response.status != 200:
+                        failures[0] += 1
+                        continue
+                    latencies.append(elapsed * 1000)
+                    if "dur=" in timing:
+                        server_times.append(float(timing.split("dur=")[1]))
+                    if json.loads(payload)["digit"] != label:
+                        wrong[0] += 1
+            except (OSError, http.client.HTTPException):
+                with lock:
+                    failures[0] += 1
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.close()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(number,)) for number in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "req_per_s": len(latencies) / elapsed,
+        "p50_ms": percentile(latencies, 0.50),
+        "p95_ms": percentile(latencies, 0.95),
+        "p99_ms": percentile(latencies, 0.99),
+        "server_p50_ms": percentile(server_times, 0.50),
+        "errors": failures[0],
+        "wrong": wrong[0],
+    }
+
+
+def worker_memory_mb(master_pid):
+    """Resident memory of each gunicorn worker (children of the master), in MB."""
+    sizes = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(master_pid):
+            sizes.append(int(fields["VmRSS"].split()[0]) / 1024)
+    return sizes
+
+
+def serve_naive(environment):
+    """The tutorial's app under the same gunicorn settings; yields its port."""
+    port = free_port()
+    env = {**os.environ, **environment, "PORT": str(port)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process = subprocess.Popen(
+        [str(Path(os.sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
+         "--access-logfile", "/dev/null", "bench.naive_app:create_naive_app()"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_until_ready(f"http://127.0.0.1:{port}", process, 120)
+    return port, process
+
+
+def print_table(title, rows):
+    print(f"\n{title}")
+    print(f"{'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+          f"{'server p50':>10} {'requests':>8} {'errors':>6} {'wrong':>5}")
+    for row in rows:
+        print(f"{row['clients']:>7} {row['req_per_s']:>8.1f} {row['p50_ms']:>8.2f} "
+              f"{row['p95_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['server_p50_ms']:>10.2f} "
+              f"{row['requests']:>8} {row['errors']:>6} {row['wrong']:>5}")
+
+
+def in_process_costs(bodies, repeats=200):
+    from model.service import DigitClassifier
+
+    print("\nIn-process cost per call (median of repeated calls)")
+    classifier_by_runtime = {}
+    for runtime in ("litert", "tensorflow"):
+        classifier = DigitClassifier(runtime=runtime)
+        classifier.load()
+        classifier_by_runtime[runtime] = classifier
+    pngs = [json.loads(body)["image"] for body, _ in bodies]
+    from model.preprocessing import decode_data_url
+
+    def median_ms(function, count=repeats):
+        times = []
+        for index in range(count):
+            started = time.perf_counter()
+            function(index)
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+    classifier = classifier_by_runtime["litert"]
+    decoded = [decode_data_url(url) for url in pngs]
+    print(f"  decode data URL + PNG + preprocess: "
+          f"{median_ms(lambda i: classifier.preprocess(decode_data_url(pngs[i % len(pngs)]))):.3f} ms")
+    digits = np.stack([classifier.preprocess(data) for data in decoded])
+    batch_32 = np.resize(digits, (32, 28, 28))
+    for runtime, each in classifier_by_runtime.items():
+        one = median_ms(lambda i: each.predict(digits[i % len(digits)][np.newaxis]))
+        many = median_ms(lambda i: each.predict(batch_32), repeats // 4)
+        print(f"  {runtime:<10} inference batch 1: {one:.3f} ms   batch 32: {many:.3f} ms "
+              f"({many / 32:.3f} ms per image)")
+    from model.loader import load_network
+    from model.preprocessing import to_model_input
+
+    network = load_network()
+    naive = median_ms(lambda i: network.predict(to_model_input(digits[i % len(digits)]), verbose=0), 50)
+    print(f"  keras model.predict, batch 1 (the tutorial's way): {naive:.3f} ms")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="load time per client count")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--workers", default="2")
+    parser.add_argument("--threads", default="8")
+    parser.add_argument("--batch-waits", type=float, nargs="+", default=[0.0, 2.0],
+                        help="DIGITPAD_BATCH_MAX_WAIT_MS values to compare")
+    parser.add_argument("--skip-naive", action="store_true")
+    arguments = parser.parse_args()
+
+    bodies = drawn_digit_bodies()
+    gunicorn = {"WEB_CONCURRENCY": arguments.workers, "GUNICORN_THREADS": arguments.threads}
+    print(f"{len(bodies)} drawn digits, {arguments.workers} workers x {arguments.threads} threads, "
+          f"{arguments.seconds:.0f} s per client count, {os.cpu_count()} cores")
+
+    settings = [("no batching", {"DIGITPAD_BATCH_MAX_SIZE": "1"})] + [
+        (f"batching, wait {wait:g} ms", {"DIGITPAD_BATCH_MAX_WAIT_MS": str(wait)})
+        for wait in arguments.batch_waits
+    ]
+    results = {}
+    for name, environment in settings:
+        started = time.monotonic()
+        with procfile_server({**gunicorn, **environment}, log_path="/dev/null") as (url, process):
+            ready_seconds = time.monotonic() - started
+            port = int(url.rsplit(":", 1)[1])
+            drive(port, bodies, 4, 1.0)  # Warm the connections and every worker.
+            rows = [drive(port, bodies, clients, arguments.seconds) for clients in arguments.clients]
+            memory = worker_memory_mb(process.pid)
+        results[name] = rows
+        print_table(f"digitpad, {name} (ready in {ready_seconds:.1f} s; worker RSS "
+                    + ", ".join(f"{size:.0f} MB" for size in memory) + ")", rows)
+
+    if not arguments.skip_naive:
+        port, process = serve_naive(gunicorn)
+        try:
+            drive(port, bodies, 2, 1.0)
+            naive_rows = [drive(port, bodies, clients, arguments.seconds) for clients in arguments.clients]
+            memory = worker_memory_mb(process.pid)
+        finally:
+            process.terminate()
+            process.wait(30)
+        print_table("naive (tutorial: whole-canvas resize, model.predict per request; worker RSS "
+                    + ", ".join(f"{size:.0f} MB" for size in memory) + ")", naive_rows)
+        print("\nThroughput ratio, digitpad / naive, per client count:")
+        for name, rows in results.items():
+            ratios = [row["req_per_s"] / max(naive["req_per_s"], 1e-9) for row, naive in zip(rows, naive_rows)]
+            print(f"  {name:<24} " + "  ".join(
+                f"{row['clients']} clients: {ratio:.0f}x" for row, ratio in zip(rows, ratios)))
+
+    in_process_costs(bodies)
+
+
+if __name__ == "__main__":
+    main()
