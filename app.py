@@ -23,7 +23,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from model.batching import BatchFailed, Batcher
@@ -80,6 +85,13 @@ def register_error_handlers(app):
         headers.pop("Content-Type", None)
         return error_response(error.code, error.description, headers)
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def body_too_large(error):
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return error_response(
+            413, f"The request is larger than the limit of {limit:,} bytes; send a smaller image."
+        )
+
     @app.errorhandler(ImageRejected)
     def image_rejected(error):
         return error_response(error.status, str(error))
@@ -108,6 +120,19 @@ RAW_IMAGE_TYPES = ("image/png", "image/jpeg")
 TEXT_BODY_TYPES = ("", "text/plain", "application/x-www-form-urlencoded", "application/octet-stream")
 
 
+def request_body():
+    """The raw body, never more than MAX_CONTENT_LENGTH bytes, with or without a length header.
+
+    Werkzeug refuses a declared Content-Length over the limit, but a chunked body is only cut
+    off at the limit; one that reaches it is refused here rather than read as a shorter image.
+    """
+    body = request.get_data(cache=True)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if limit is not None and request.content_length is None and len(body) >= limit:
+        raise RequestEntityTooLarge()
+    return body
+
+
 def image_bytes_from_request():
     """The image's bytes from any of the accepted request forms (see the README's API)."""
     content_type = request.mimetype
@@ -117,11 +142,11 @@ def image_bytes_from_request():
             raise BadRequest("The form has no 'file' field: attach the image as 'file'.")
         return upload.read()
     if content_type == "application/json":
-        return decode_data_url(image_text_from_json(request.get_data()))
+        return decode_data_url(image_text_from_json(request_body()))
     if content_type in RAW_IMAGE_TYPES:
-        return request.get_data()
+        return request_body()
     if content_type in TEXT_BODY_TYPES:
-        body = request.get_data()
+        body = request_body()
         if not body.strip():
             raise BadRequest("The request body is empty: send the canvas as a data URL.")
         try:

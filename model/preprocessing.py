@@ -52,7 +52,11 @@ def decode_image(data, max_side=4096, max_pixels=4_000_000):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as error:
-        raise ImageRejected(f"The image is far too large: {error}", status=413) from error
+        raise ImageRejected(
+            f"The image is far too large ({error}). The limit is {max_side} pixels a side and "
+            f"{max_pixels:,} pixels in all.",
+            status=413,
+        ) from error
     except Exception as error:
         raise ImageRejected(
             "The data is not an image that can be read (expected a PNG or JPEG file)."
