@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import train_mnist
-from model.loader import load_network, read_metadata
+from model.loader import load_network, read_metadata, source_sha256
 from model.preprocessing import to_model_input
 
 
@@ -38,7 +38,9 @@ def test_quick_training_writes_files_that_rebuild_the_same_network(small_mnist, 
          "--batch-size", "64", "--verbose", "0"]
     )
 
-    assert sorted(path.name for path in out.iterdir()) == ["metadata.json", "model.h5", "model.json"]
+    assert sorted(path.name for path in out.iterdir()) == [
+        "metadata.json", "model.h5", "model.json", "model.tflite"
+    ]
     json.loads((out / "model.json").read_text())  # The architecture is plain JSON.
 
     rebuilt = load_network(out)
@@ -46,6 +48,7 @@ def test_quick_training_writes_files_that_rebuild_the_same_network(small_mnist, 
     np.testing.assert_allclose(rebuilt(sample).numpy(), trained(sample).numpy(), atol=1e-6)
 
     metadata = read_metadata(out)
+    assert metadata["litert_source_sha256"] == source_sha256(out)
     assert metadata["parameters"] == trained.count_params() < 500_000
     assert metadata["epochs"] == 1
     assert metadata["data_sha256"] == train_mnist.file_sha256(small_mnist)
