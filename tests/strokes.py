@@ -288,13 +288,19 @@ def to_canvas(strokes, box, scale=1.0, offset=(0.0, 0.0)):
     ]
 
 
-def render(strokes, size=280, pen_fraction=1 / 14):
-    """A black-on-white greyscale image of the strokes, drawn with a round pen."""
-    image = Image.new("L", (size, size), 255)
+def render(strokes, size=280, pen_fraction=1 / 14, scale=1.0, offset=(0.0, 0.0)):
+    """A black-on-white greyscale image of the strokes, drawn with a round pen.
+
+    `size` is one side or (width, height); the unit square is the centred square on the shorter
+    side, and the pen is `pen_fraction` of that side wide. `scale` and `offset` as in to_canvas.
+    """
+    width, height = (size, size) if isinstance(size, int) else size
+    side = min(width, height)
+    image = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(image)
-    pen = max(1, round(size * pen_fraction))
-    box = {"x": 0, "y": 0, "width": size, "height": size}
-    for stroke in to_canvas(strokes, box):
+    pen = max(1, round(side * pen_fraction))
+    box = {"x": (width - side) / 2, "y": (height - side) / 2, "width": side, "height": side}
+    for stroke in to_canvas(strokes, box, scale, offset):
         draw.line(stroke, fill=0, width=pen, joint="curve")
         for x, y in (stroke[0], stroke[-1]):
             draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=0)

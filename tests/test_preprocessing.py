@@ -3,7 +3,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from model.preprocessing import (
     ImageRejected,
@@ -14,22 +14,13 @@ from model.preprocessing import (
     stroke_width,
     to_model_input,
 )
-from tests.strokes import STROKE_DIGITS, strokes_named, to_canvas
+from tests.strokes import STROKE_DIGITS, render, strokes_named
 
 
-def drawing(strokes, size=(280, 280), scale=0.7, offset=(0.0, 0.0), pen=20, mode="RGB"):
-    """The strokes drawn in black on white, like the page's canvas, as an image."""
-    width, height = size
-    side = min(width, height)
-    box = {"x": (width - side) / 2, "y": (height - side) / 2, "width": side, "height": side}
-    image = Image.new(mode, size, "white" if mode != "RGBA" else (0, 0, 0, 0))
-    draw = ImageDraw.Draw(image)
-    ink = "black" if mode != "RGBA" else (0, 0, 0, 255)
-    for stroke in to_canvas(strokes, box, scale=scale, offset=offset):
-        draw.line(stroke, fill=ink, width=pen, joint="curve")
-        for x, y in (stroke[0], stroke[-1]):
-            draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=ink)
-    return image
+def drawing(strokes, size=280, scale=0.7, offset=(0.0, 0.0), pen=20):
+    """The strokes in black on white like the page's canvas, with the pen's width in pixels."""
+    side = size if isinstance(size, int) else min(size)
+    return render(strokes, size, pen_fraction=pen / side, scale=scale, offset=offset)
 
 
 def png(image, **options):
@@ -94,7 +85,7 @@ def test_size_position_width_and_canvas_shape_do_not_change_the_result(name):
     reference = preprocess(png(drawing(strokes)))
     variants = {
         "small": drawing(strokes, scale=0.25, pen=6),
-        "large": drawing(strokes, size=(900, 900), scale=0.95, pen=64),
+        "large": drawing(strokes, size=900, scale=0.95, pen=64),
         "off-centre": drawing(strokes, scale=0.4, offset=(0.28, -0.25), pen=12),
         "thin pen": drawing(strokes, pen=7),
         "thick pen": drawing(strokes, pen=34),
@@ -119,21 +110,23 @@ def test_stroke_width_is_brought_towards_mnist():
 
 
 def test_light_ink_on_dark_paper_gives_the_same_digit():
-    dark_on_light = drawing(SEVEN).convert("L")
+    dark_on_light = drawing(SEVEN)
     light_on_dark = Image.eval(dark_on_light, lambda value: 255 - value)
     np.testing.assert_array_equal(preprocess(png(light_on_dark)), preprocess(png(dark_on_light)))
 
 
 def test_photo_of_ink_on_grey_paper_with_noise():
     rng = np.random.default_rng(0)
-    paper = np.asarray(drawing(SEVEN).convert("L"), dtype=float) * 0.55 + 90  # grey, low contrast
+    paper = np.asarray(drawing(SEVEN), dtype=float) * 0.55 + 90  # grey, low contrast
     photo = (paper + rng.normal(0, 6, paper.shape)).clip(0, 255).astype(np.uint8)
     digit = preprocess(png(Image.fromarray(photo), format="JPEG", quality=80))
     assert similarity(digit, preprocess(png(drawing(SEVEN)))) > 0.9
 
 
 def test_transparent_canvas_is_composited_onto_white():
-    transparent = drawing(SEVEN, mode="RGBA")
+    # Ink strokes on a fully transparent canvas: the alpha channel alone carries the digit.
+    transparent = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    transparent.putalpha(ImageOps.invert(drawing(SEVEN)))
     np.testing.assert_array_equal(preprocess(png(transparent)), preprocess(png(drawing(SEVEN))))
 
 
@@ -160,7 +153,7 @@ def test_palette_16_bit_and_exif_rotated_images():
     palette = drawing(SEVEN).convert("P")
     assert similarity(preprocess(png(palette)), reference) > 0.99
 
-    sixteen_bit = Image.fromarray(np.asarray(drawing(SEVEN).convert("L"), dtype=np.uint16) * 257)
+    sixteen_bit = Image.fromarray(np.asarray(drawing(SEVEN), dtype=np.uint16) * 257)
     assert sixteen_bit.mode.startswith("I;16")
     assert similarity(preprocess(png(sixteen_bit)), reference) > 0.99
 
