@@ -74,16 +74,25 @@ function redraw() {
   }
 }
 
+// The pen runs through the midpoints between samples, bending towards each sample, so a quick
+// stroke with samples far apart still comes out round instead of as a polygon.
 function drawStroke(stroke) {
   if (stroke.length === 1) {
     drawDot(stroke[0]);
     return;
   }
+  const points = stroke.map((point) => ({ x: point.x * padSize, y: point.y * padSize }));
   context.beginPath();
-  context.moveTo(stroke[0].x * padSize, stroke[0].y * padSize);
-  for (const point of stroke.slice(1)) {
-    context.lineTo(point.x * padSize, point.y * padSize);
+  context.moveTo(points[0].x, points[0].y);
+  for (let index = 1; index < points.length - 1; index += 1) {
+    const control = points[index];
+    const next = points[index + 1];
+    const midX = (control.x + next.x) / 2;
+    const midY = (control.y + next.y) / 2;
+    context.quadraticCurveTo(control.x, control.y, midX, midY);
   }
+  const last = points[points.length - 1];
+  context.lineTo(last.x, last.y);
   context.stroke();
 }
 
@@ -92,13 +101,6 @@ function drawDot(point) {
   context.beginPath();
   context.arc(point.x * padSize, point.y * padSize, context.lineWidth / 2, 0, 2 * Math.PI);
   context.fill();
-}
-
-function drawSegment(from, to) {
-  context.beginPath();
-  context.moveTo(from.x * padSize, from.y * padSize);
-  context.lineTo(to.x * padSize, to.y * padSize);
-  context.stroke();
 }
 
 function pointOf(event) {
@@ -118,8 +120,7 @@ function onPointerDown(event) {
   activePointerId = event.pointerId;
   activeStroke = [pointOf(event)];
   strokes.push(activeStroke);
-  preparePen();
-  drawDot(activeStroke[0]);
+  redraw();
   updateUndoButton();
 }
 
@@ -127,13 +128,14 @@ function onPointerMove(event) {
   if (event.pointerId !== activePointerId) {
     return;
   }
-  // Coalesced events carry the points the browser merged into this one, for smooth curves.
+  // Coalesced events carry the points the browser merged into this one.
   const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
   for (const sample of events.length > 0 ? events : [event]) {
-    const point = pointOf(sample);
-    drawSegment(activeStroke[activeStroke.length - 1], point);
-    activeStroke.push(point);
+    activeStroke.push(pointOf(sample));
   }
+  // Redrawing everything, rather than adding the new piece, keeps the live ink identical to
+  // what Undo and resizing redraw; a few strokes take well under a millisecond.
+  redraw();
 }
 
 function onPointerEnd(event) {
@@ -274,11 +276,11 @@ function showAnswer(answer, uploadName) {
   }
 
   predictionText.textContent = String(answer.digit);
-  confidenceText.textContent = `${percentFormat.format(answer.confidence)} confident`;
+  confidenceText.textContent = `${formatPercent(answer.confidence)} confident`;
   showProbabilities(answer.probabilities, answer.digit);
   showModelInput(answer.input_image);
 
-  const wholePercent = Math.round(answer.confidence * 100);
+  const wholePercent = Math.floor(answer.confidence * 100);
   let verdict = "";
   if (answer.unsure) {
     const [first, second] = topTwo(answer.probabilities, answer.digit);
@@ -306,7 +308,7 @@ function showProbabilities(probabilities, digit) {
     const value = row.querySelector(".probability-value");
     row.classList.toggle("is-winner", probability !== null && index === digit);
     fill.style.width = probability === null ? "0" : `${(probability * 100).toFixed(2)}%`;
-    value.textContent = probability === null ? "–" : percentFormat.format(probability);
+    value.textContent = probability === null ? "–" : formatPercent(probability);
   });
 }
 
@@ -348,6 +350,14 @@ function setStatus(message, tone = "") {
 
 function announce(message) {
   announcer.textContent = message;
+}
+
+// Rounding would turn 0.9996 into "100%", a certainty the model does not claim.
+function formatPercent(probability) {
+  if (probability >= 0.9995 && probability < 1) {
+    return ">99.9%";
+  }
+  return percentFormat.format(probability);
 }
 
 function capitalise(text) {

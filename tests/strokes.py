@@ -13,10 +13,8 @@ import math
 
 from PIL import Image, ImageDraw
 
-POINTS_PER_CURVE = 40
 
-
-def arc(centre_x, centre_y, radius_x, radius_y, start_degrees, end_degrees, points=POINTS_PER_CURVE):
+def arc(centre_x, centre_y, radius_x, radius_y, start_degrees, end_degrees, points=40):
     """Points on an ellipse from start to end angle; angles grow clockwise on screen (y down)."""
     return [
         (
@@ -34,7 +32,7 @@ def line(start, end, points=12):
     ]
 
 
-def bezier(start, control_1, control_2, end, points=POINTS_PER_CURVE):
+def bezier(start, control_1, control_2, end, points=40):
     """A cubic Bezier curve."""
     curve = []
     for t in _steps(0.0, 1.0, points):
@@ -56,7 +54,7 @@ def joined(*pieces):
     return stroke
 
 
-def slanted(stroke, slant=0.15, pivot_y=0.5):
+def slanted(stroke, slant, pivot_y=0.5):
     """Lean a stroke to the right by shifting points above `pivot_y` right, below it left."""
     return [(x + slant * (pivot_y - y), y) for x, y in stroke]
 
