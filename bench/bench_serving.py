@@ -27,7 +27,7 @@ import numpy as np
 from tests.procfile_server import ROOT, procfile_server, wait_until_ready, free_port
 from tests.strokes import STROKE_DIGITS, render
 
-CANVAS_SIZE = 360  # The page's canvas at a device pixel ratio of 1.
+CANVAS_SIZE = 280  # The page sends its drawing at this size (SENT_SIZE in static/app.js).
 
 
 def drawn_digit_bodies():
@@ -35,7 +35,8 @@ def drawn_digit_bodies():
     bodies = []
     for _, label, strokes in STROKE_DIGITS:
         buffer = io.BytesIO()
-        render(strokes, size=CANVAS_SIZE).convert("RGB").save(buffer, format="PNG")
+        # Opaque RGBA, as a canvas filled with white gives it.
+        render(strokes, size=CANVAS_SIZE).convert("RGBA").save(buffer, format="PNG")
         url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
         bodies.append((json.dumps({"image": url}).encode(), label))
     return bodies

@@ -94,9 +94,12 @@ def to_grayscale(image):
         top = 65535.0 if pixels.max() > 255 else 255.0
         return Image.fromarray((pixels * (255.0 / top)).round().astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
-        image = image.convert("RGBA")
-        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(paper, image)
+        if image.mode != "RGBA":
+            image = image.convert("RGBA")
+        # A canvas filled with white has an alpha channel that is opaque everywhere.
+        if image.getchannel("A").getextrema()[0] < 255:
+            paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(paper, image)
     return image.convert("L")
 
 
@@ -119,7 +122,7 @@ def to_ink(gray):
         return Image.new("L", gray.size, 0)
     stretched = (table - paper) * (255.0 / (strongest - paper))
     stretched[stretched < NOISE_LEVEL] = 0
-    return gray.point(stretched.clip(0, 255).round().astype(np.uint8).tolist())
+    return Image.fromarray(stretched.clip(0, 255).round().astype(np.uint8)[pixels])
 
 
 def stroke_width(ink):
@@ -149,14 +152,14 @@ def normalise_stroke_width(working):
     )
 
 
-INK_MASK_TABLE = [255 if level >= INK_LEVEL else 0 for level in range(256)]
-
-
 def crop_to_ink(ink):
     """The ink's bounding box of an "L" image, or None when there is (almost) no ink."""
-    if sum(ink.histogram()[INK_LEVEL:]) < MINIMUM_INK_PIXELS:
+    mask = np.asarray(ink) >= INK_LEVEL
+    if np.count_nonzero(mask) < MINIMUM_INK_PIXELS:
         return None
-    return ink.crop(ink.point(INK_MASK_TABLE).getbbox())
+    rows = np.flatnonzero(mask.any(axis=1))
+    columns = np.flatnonzero(mask.any(axis=0))
+    return ink.crop((columns[0], rows[0], columns[-1] + 1, rows[-1] + 1))
 
 
 def fit_longer_side(image, side, resampling):
