@@ -8,6 +8,7 @@ answer; the canvas's own PNG is then also shrunk whole to 28x28, as the original
 and given to the same network: the naive answer on the very same drawing.
 """
 
+import logging
 import threading
 from collections import defaultdict
 
@@ -31,6 +32,7 @@ VARIANTS = {
 
 
 def main():
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     classifier = DigitClassifier()
     classifier.load()
     application = create_app({"CLASSIFIER": classifier, "RATE_LIMIT": ""})
