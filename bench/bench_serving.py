@@ -27,7 +27,7 @@ import numpy as np
 from tests.procfile_server import ROOT, procfile_server, wait_until_ready, free_port
 from tests.strokes import STROKE_DIGITS, render
 
-CANVAS_SIZE = 280  # The page sends its drawing at this size (SENT_SIZE in static/app.js).
+CANVAS_SIZE = 168  # The page sends its drawing at this size (SENT_SIZE in static/app.js).
 
 
 def drawn_digit_bodies():

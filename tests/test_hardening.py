@@ -204,6 +204,7 @@ def test_hundreds_of_concurrent_requests_each_get_their_own_answer(live_server_u
         # The image the server saw is exactly this request's drawing, preprocessed.
         np.testing.assert_array_equal(shown, preprocess(data))
     wrong = sum(answer["digit"] != label for (_, label), answer in zip(drawings, answers))
+    print(f"{len(drawings)} concurrent requests, 32 at a time: {wrong} wrong answers, no mix-ups")
     assert wrong <= len(drawings) * 0.05, f"{wrong} wrong answers of {len(drawings)}"
 
 
