@@ -13,7 +13,6 @@ the machine is shared.
 import argparse
 import base64
 import http.client
-import io
 import json
 import os
 import statistics
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.procfile_server import ROOT, procfile_server, wait_until_ready, free_port
-from tests.strokes import STROKE_DIGITS, render
+from tests.strokes import STROKE_DIGITS, encode, render
 
 CANVAS_SIZE = 168  # The page sends its drawing at this size (SENT_SIZE in static/app.js).
 
@@ -34,10 +33,9 @@ def drawn_digit_bodies():
     """(JSON body as the page sends it, label) for every example digit."""
     bodies = []
     for _, label, strokes in STROKE_DIGITS:
-        buffer = io.BytesIO()
         # Opaque RGBA, as a canvas filled with white gives it.
-        render(strokes, size=CANVAS_SIZE).convert("RGBA").save(buffer, format="PNG")
-        url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+        png = encode(render(strokes, size=CANVAS_SIZE).convert("RGBA"))
+        url = "data:image/png;base64," + base64.b64encode(png).decode()
         bodies.append((json.dumps({"image": url}).encode(), label))
     return bodies
 
@@ -171,8 +169,8 @@ def in_process_costs(bodies, repeats=200):
     digits = np.stack([classifier.preprocess(data) for data in decoded])
     batch_32 = np.resize(digits, (32, 28, 28))
     for runtime, each in classifier_by_runtime.items():
-        one = median_ms(lambda i: each.predict(digits[i % len(digits)][np.newaxis]))
-        many = median_ms(lambda i: each.predict(batch_32), repeats // 4)
+        one = median_ms(lambda i, each=each: each.predict(digits[i % len(digits)][np.newaxis]))
+        many = median_ms(lambda i, each=each: each.predict(batch_32), repeats // 4)
         print(f"  {runtime:<10} inference batch 1: {one:.3f} ms   batch 32: {many:.3f} ms "
               f"({many / 32:.3f} ms per image)")
     from model.loader import load_network

@@ -9,6 +9,7 @@ and the flagged one of continental Europe and Latin America, which MNIST's write
     python tests/strokes.py OUT.png    # a contact sheet of every example, to look at them
 """
 
+import io
 import math
 
 from PIL import Image, ImageDraw
@@ -303,6 +304,13 @@ def render(strokes, size=280, pen_fraction=1 / 14, scale=1.0, offset=(0.0, 0.0))
         for x, y in (stroke[0], stroke[-1]):
             draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=0)
     return image
+
+
+def encode(image, format="PNG", **options):
+    """The bytes of the image saved as a file (PNG unless another format is named)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format=format, **options)
+    return buffer.getvalue()
 
 
 def contact_sheet(size=140, columns=6):

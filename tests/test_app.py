@@ -8,18 +8,18 @@ from PIL import Image
 
 from app import create_app, json_nesting_depth
 from model.service import DigitClassifier
-from tests.strokes import render, strokes_named
+from model.preprocessing import decode_data_url
+from tests.strokes import encode, render, strokes_named
 
 
-def png_bytes(image):
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+def model_input_of(answer):
+    """The 28x28 image the server says the network saw, as an array."""
+    return np.asarray(Image.open(io.BytesIO(decode_data_url(answer["input_image"]))))
 
 
 @pytest.fixture(scope="module")
 def seven_png():
-    return png_bytes(render(strokes_named("7-plain")))
+    return encode(render(strokes_named("7-plain")))
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +36,7 @@ def assert_prediction(response, digit):
     assert body["confidence"] == max(body["probabilities"])
     assert isinstance(body["unsure"], bool)
     assert body["model_version"]
-    shown = Image.open(io.BytesIO(base64.b64decode(body["input_image"].split(",", 1)[1])))
-    assert shown.size == (28, 28)
+    assert model_input_of(body).shape == (28, 28)
     return body
 
 
@@ -103,17 +102,16 @@ def test_png_body(client, seven_png):
 
 
 def test_jpeg_upload(client):
-    buffer = io.BytesIO()
-    render(strokes_named("4-closed")).convert("RGB").save(buffer, format="JPEG", quality=85)
+    jpeg = encode(render(strokes_named("4-closed")), format="JPEG", quality=85)
     response = client.post(
-        "/predict/", data={"file": (io.BytesIO(buffer.getvalue()), "four.jpg")},
+        "/predict/", data={"file": (io.BytesIO(jpeg), "four.jpg")},
         content_type="multipart/form-data",
     )
     assert_prediction(response, 4)
 
 
 def test_empty_canvas_is_no_digit_with_a_reason(client):
-    blank = png_bytes(Image.new("RGB", (280, 280), "white"))
+    blank = encode(Image.new("RGB", (280, 280), "white"))
     response = client.post("/predict/", data=blank, content_type="image/png")
     assert response.status_code == 200
     body = response.get_json()
@@ -153,9 +151,8 @@ def test_form_without_file_field(client):
 
 
 def test_gif_is_unsupported(client):
-    buffer = io.BytesIO()
-    render(strokes_named("7-plain")).save(buffer, format="GIF")
-    assert_error(client.post("/predict/", data=buffer.getvalue(), content_type="image/png"), 415, "GIF")
+    gif = encode(render(strokes_named("7-plain")), format="GIF")
+    assert_error(client.post("/predict/", data=gif, content_type="image/png"), 415, "GIF")
 
 
 def test_body_over_the_limit_is_413(classifier, seven_png):
@@ -209,7 +206,7 @@ def test_readyz_is_503_until_the_model_is_loaded_and_says_why_it_failed(tmp_path
     assert_error(client.get("/readyz"), 503, "loading")
     loading.load()  # The folder is empty: loading fails.
     assert_error(client.get("/readyz"), 503, "model.json is missing")
-    png = png_bytes(render(strokes_named("1-plain")))
+    png = encode(render(strokes_named("1-plain")))
     assert_error(client.post("/predict/", data=png, content_type="image/png"), 503, "failed to load")
 
 
@@ -273,6 +270,5 @@ def test_cors_is_off_unless_configured(classifier, client, seven_png):
 
 def test_probabilities_match_the_network_on_the_shown_image(client, classifier, seven_png):
     body = client.post("/predict/", data=seven_png, content_type="image/png").get_json()
-    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(body["input_image"].split(",")[1]))))
-    direct = classifier.predict(shown[np.newaxis])[0]
+    direct = classifier.predict(model_input_of(body)[np.newaxis])[0]
     np.testing.assert_allclose(body["probabilities"], direct, atol=1e-5)

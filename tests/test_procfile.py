@@ -1,10 +1,8 @@
-import io
-
 import pytest
 import requests
 
 from tests.procfile_server import procfile_server, procfile_web_command
-from tests.strokes import render, strokes_named
+from tests.strokes import encode, render, strokes_named
 
 pytestmark = pytest.mark.slow
 
@@ -16,14 +14,13 @@ def test_procfile_runs_gunicorn_on_port():
 
 
 def test_the_procfile_web_process_serves_the_app(tmp_path):
-    buffer = io.BytesIO()
-    render(strokes_named("3-round")).save(buffer, format="PNG")
+    three = encode(render(strokes_named("3-round")))
     log_path = tmp_path / "gunicorn.log"
     with procfile_server({"WEB_CONCURRENCY": "2"}, log_path=log_path) as (url, _):
         assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "ok"}
         assert requests.get(f"{url}/readyz", timeout=5).json()["status"] == "ready"
         answers = [
-            requests.post(f"{url}/predict/", data=buffer.getvalue(),
+            requests.post(f"{url}/predict/", data=three,
                           headers={"Content-Type": "image/png"}, timeout=10).json()
             for _ in range(6)
         ]

@@ -5,14 +5,12 @@ import pytest
 
 from model.loader import DEFAULT_MODEL_DIR
 from model.service import DigitClassifier
-from tests.strokes import STROKE_DIGITS, render
+from tests.strokes import STROKE_DIGITS, encode, render
 
 
 @pytest.fixture(scope="module")
 def digits(classifier):
-    from tests.test_app import png_bytes
-
-    return np.stack([classifier.preprocess(png_bytes(render(strokes))) for _, _, strokes in STROKE_DIGITS])
+    return np.stack([classifier.preprocess(encode(render(strokes))) for _, _, strokes in STROKE_DIGITS])
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +52,7 @@ def test_stale_litert_file_falls_back_to_tensorflow_or_fails_when_litert_is_requ
     assert not strict.ready and "was not converted from" in strict.load_error
 
 
-def test_unknown_runtime_is_reported(tmp_path):
+def test_unknown_runtime_is_reported():
     classifier = DigitClassifier(runtime="onnx")
     classifier.load()
     assert not classifier.ready and "Unknown runtime" in classifier.load_error
@@ -63,8 +61,6 @@ def test_unknown_runtime_is_reported(tmp_path):
 def test_classify_returns_no_digit_without_asking_the_model(classifier, monkeypatch):
     from PIL import Image
 
-    from tests.test_app import png_bytes
-
     monkeypatch.setattr(classifier, "predict", lambda digits: pytest.fail("the model was asked"))
-    answer = classifier.classify(png_bytes(Image.new("L", (100, 100), 255)))
+    answer = classifier.classify(encode(Image.new("L", (100, 100), 255)))
     assert answer["digit"] is None and answer["reason"]
