@@ -52,7 +52,6 @@ def _environment(name, default, convert=str):
 class Config:
     """Every setting, read from the environment; the README's table lists them."""
 
-    SECRET_KEY = _environment("SECRET_KEY", None)
     MODEL_DIR = _environment("DIGITPAD_MODEL_DIR", str(DEFAULT_MODEL_DIR))
     MAX_CONTENT_LENGTH = _environment("DIGITPAD_MAX_BODY_BYTES", 2_000_000, int)
     MAX_IMAGE_SIDE = _environment("DIGITPAD_MAX_IMAGE_SIDE", 4096, int)

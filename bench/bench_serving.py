@@ -16,14 +16,12 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
-from tests.procfile_server import ROOT, procfile_server, wait_until_ready, free_port
+from tests.procfile_server import gunicorn_command, procfile_server, resident_megabytes, worker_pids
 from tests.strokes import STROKE_DIGITS, encode, render
 
 CANVAS_SIZE = 168  # The page sends its drawing at this size (SENT_SIZE in static/app.js).
@@ -104,32 +102,16 @@ def drive(port, bodies, clients, seconds, max_requests=20000):
     }
 
 
-def worker_memory_mb(master_pid):
-    """Resident memory of each gunicorn worker (children of the master), in MB."""
-    sizes = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
-        except OSError:
-            continue
-        if fields.get("PPid", "").strip() == str(master_pid):
-            sizes.append(int(fields["VmRSS"].split()[0]) / 1024)
-    return sizes
-
-
-def serve_naive(environment):
-    """The tutorial's app under the same gunicorn settings; yields its port."""
-    port = free_port()
-    env = {**os.environ, **environment, "PORT": str(port)}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    process = subprocess.Popen(
-        [str(Path(os.sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
-         "--access-logfile", "/dev/null", "bench.naive_app:create_naive_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
+def naive_command(port):
+    """The tutorial's app under the same gunicorn settings (gunicorn.conf.py) as digitpad."""
+    return gunicorn_command(
+        "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null",
+        "bench.naive_app:create_naive_app()",
     )
-    wait_until_ready(f"http://127.0.0.1:{port}", process, 120)
-    return port, process
+
+
+def worker_memory(master_pid):
+    return ", ".join(f"{resident_megabytes(pid):.0f} MB" for pid in worker_pids(master_pid))
 
 
 def print_table(title, rows):
@@ -209,22 +191,18 @@ def main():
             port = int(url.rsplit(":", 1)[1])
             drive(port, bodies, 4, 1.0)  # Warm the connections and every worker.
             rows = [drive(port, bodies, clients, arguments.seconds) for clients in arguments.clients]
-            memory = worker_memory_mb(process.pid)
+            memory = worker_memory(process.pid)
         results[name] = rows
-        print_table(f"digitpad, {name} (ready in {ready_seconds:.1f} s; worker RSS "
-                    + ", ".join(f"{size:.0f} MB" for size in memory) + ")", rows)
+        print_table(f"digitpad, {name} (ready in {ready_seconds:.1f} s; worker RSS {memory})", rows)
 
     if not arguments.skip_naive:
-        port, process = serve_naive(gunicorn)
-        try:
+        with procfile_server(gunicorn, ready_timeout=120, command=naive_command) as (url, process):
+            port = int(url.rsplit(":", 1)[1])
             drive(port, bodies, 2, 1.0)
             naive_rows = [drive(port, bodies, clients, arguments.seconds) for clients in arguments.clients]
-            memory = worker_memory_mb(process.pid)
-        finally:
-            process.terminate()
-            process.wait(30)
+            memory = worker_memory(process.pid)
         print_table("naive (tutorial: whole-canvas resize, model.predict per request; worker RSS "
-                    + ", ".join(f"{size:.0f} MB" for size in memory) + ")", naive_rows)
+                    f"{memory})", naive_rows)
         print("\nThroughput ratio, digitpad / naive, per client count:")
         for name, rows in results.items():
             ratios = [row["req_per_s"] / max(naive["req_per_s"], 1e-9) for row, naive in zip(rows, naive_rows)]

@@ -50,12 +50,10 @@ class DigitClassifier:
         self.model_dir = model_dir
         self.requested_runtime = runtime
         self.inference_threads = inference_threads
-        self.runtime = None
         self.unsure_below = unsure_below
         self.max_batch_size = max_batch_size
         self.image_limits = image_limits or {}
         self.metadata = {}
-        self.device = None
         self.seconds_to_ready = None
         self.load_error = None
         self._infer = None
@@ -69,7 +67,6 @@ class DigitClassifier:
         started = time.monotonic()
         try:
             self._infer = self._load_inference()
-            self.runtime, self.device = self._infer.runtime, self._infer.device
             self.metadata = read_metadata(self.model_dir)
             # Trace and run every batch shape once, so no request pays for it.
             for size in sorted({1, self.max_batch_size}):
@@ -115,6 +112,14 @@ class DigitClassifier:
         return self._ready.is_set()
 
     @property
+    def runtime(self):
+        return self._infer.runtime if self._infer else None
+
+    @property
+    def device(self):
+        return self._infer.device if self._infer else None
+
+    @property
     def version(self):
         return self.metadata.get("version", "unknown")
 
@@ -133,7 +138,7 @@ class DigitClassifier:
 
     def predict(self, digits):
         """Probabilities (N, 10) for uint8 digits (N, 28, 28)."""
-        return np.asarray(self._infer(to_model_input(digits)))
+        return self._infer(to_model_input(digits))
 
     def postprocess(self, digit_image, probabilities):
         if probabilities is None:

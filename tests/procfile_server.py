@@ -21,27 +21,34 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def gunicorn_command(*arguments):
+    """The virtual environment's gunicorn, whether or not it is on PATH."""
+    return [str(Path(sys.executable).parent / "gunicorn"), *arguments]
+
+
 def procfile_web_command(port):
     """The Procfile's web command with $PORT filled in, listening on loopback only."""
     line = next(
         line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")
     )
     command = line.split(":", 1)[1].replace("$PORT", str(port)).replace("0.0.0.0", "127.0.0.1")
-    arguments = shlex.split(command)
-    # The virtual environment's gunicorn, whether or not it is on PATH.
-    arguments[0] = str(Path(sys.executable).parent / arguments[0])
-    return arguments
+    program, *arguments = shlex.split(command)
+    assert program == "gunicorn", f"the Procfile's web process runs {program}, not gunicorn"
+    return gunicorn_command(*arguments)
 
 
 @contextmanager
-def procfile_server(environment=None, ready_timeout=90, log_path=None):
-    """Yield (base_url, process) once /readyz says ready; stop the server afterwards."""
+def procfile_server(environment=None, ready_timeout=90, log_path=None, command=procfile_web_command):
+    """Yield (base_url, process) once /readyz says ready; stop the server afterwards.
+
+    `command(port)` gives the command line; by default the Procfile's web process.
+    """
     port = free_port()
     env = {**os.environ, "PORT": str(port), "DIGITPAD_RATE_LIMIT": "", **(environment or {})}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a fresh one.
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
-        procfile_web_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     base_url = f"http://127.0.0.1:{port}"
@@ -57,6 +64,26 @@ def procfile_server(environment=None, ready_timeout=90, log_path=None):
             process.wait()
         if log_path:
             log.close()
+
+
+def worker_pids(master_pid):
+    """The gunicorn workers: the processes whose parent is the master."""
+    workers = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:  # The process ended while we looked.
+            continue
+        if fields.get("PPid", "").strip() == str(master_pid):
+            workers.append(int(status.parent.name))
+    return sorted(workers)
+
+
+def resident_megabytes(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def wait_until_ready(base_url, process, timeout):
