@@ -62,7 +62,7 @@ class Config:
     RUNTIME = _environment("DIGITPAD_RUNTIME", "auto")
     INFERENCE_THREADS = _environment("DIGITPAD_INFERENCE_THREADS", 1, int)
     BATCH_MAX_SIZE = _environment("DIGITPAD_BATCH_MAX_SIZE", 32, int)
-    BATCH_MAX_WAIT_MS = _environment("DIGITPAD_BATCH_MAX_WAIT_MS", 0.0, float)
+    BATCH_MAX_WAIT_MS = _environment("DIGITPAD_BATCH_MAX_WAIT_MS", 2.0, float)
     RATE_LIMIT = _environment("DIGITPAD_RATE_LIMIT", "120 per minute")
     RATELIMIT_STORAGE_URI = _environment("DIGITPAD_RATE_LIMIT_STORAGE", "memory://")
     CORS_ORIGINS = _environment("DIGITPAD_CORS_ORIGINS", "")
@@ -278,10 +278,11 @@ def index():
 @limiter.limit(lambda: current_app.config["RATE_LIMIT"])
 def predict():
     classifier = current_app.extensions["digitpad.classifier"]
-    batcher = current_app.extensions["digitpad.batcher"]
-    data = image_bytes_from_request()
-    classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
-    answer = classifier.classify(data, predict=batcher.submit)
+    # Announced from the start, so a batch being gathered waits for this request's image.
+    with current_app.extensions["digitpad.batcher"].announced() as submit:
+        data = image_bytes_from_request()
+        classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
+        answer = classifier.classify(data, predict=submit)
     PREDICTIONS.labels("none" if answer["digit"] is None else str(answer["digit"])).inc()
     return jsonify(answer)
 

@@ -1,13 +1,15 @@
 """Accuracy on digits drawn in a real Chromium, digitpad's preprocessing against the naive one.
 
-    .venv/bin/python -m bench.drawn_accuracy
+    .venv/bin/python -m bench.drawn_accuracy [--model-dir model]
 
 Every example in tests/strokes.py is drawn with mouse strokes on the page, at four sizes and
 places (as drawn, small, large, small and off-centre). The digit the page shows is digitpad's
-answer; the canvas's own PNG is then also shrunk whole to 28x28, as the original tutorial did,
-and given to the same network: the naive answer on the very same drawing.
+answer, and the probability it gave the right digit measures its margin; the canvas's own PNG
+is then also shrunk whole to 28x28, as the original tutorial did, and given to the same network:
+the naive answer on the very same drawing.
 """
 
+import argparse
 import logging
 import threading
 from collections import defaultdict
@@ -17,6 +19,7 @@ from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import make_server
 
 from app import create_app
+from model.loader import DEFAULT_MODEL_DIR
 from model.preprocessing import decode_data_url, naive_resize
 from model.service import DigitClassifier
 from tests.conftest import CHROMIUM_FLAGS, DEBIAN_CHROMIUM
@@ -32,19 +35,26 @@ VARIANTS = {
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model-dir", default=DEFAULT_MODEL_DIR, help="the model to measure")
+    arguments = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    classifier = DigitClassifier()
+    classifier = DigitClassifier(model_dir=arguments.model_dir)
     classifier.load()
     application = create_app({"CLASSIFIER": classifier, "RATE_LIMIT": ""})
     server = make_server("127.0.0.1", 0, application, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     correct = defaultdict(lambda: [0, 0])  # variant -> [digitpad, naive]
+    right_probabilities = defaultdict(list)  # variant -> digitpad's probability of the label
+    least_sure = []  # (probability of the label, drawing)
     misses = []
     with sync_playwright() as playwright:
         launch = {"executable_path": str(DEBIAN_CHROMIUM), "args": CHROMIUM_FLAGS} if DEBIAN_CHROMIUM.exists() else {}
         browser = playwright.chromium.launch(**launch)
         page = browser.new_page(viewport={"width": 1100, "height": 800})
+        answers = []
+        page.on("response", lambda response: answers.append(response) if "/predict/" in response.url else None)
         page.goto(f"http://127.0.0.1:{server.server_port}/")
         for variant, (scale, offset) in VARIANTS.items():
             for name, label, strokes in STROKE_DIGITS:
@@ -52,6 +62,9 @@ def main():
                 draw_with_mouse(page, strokes, scale, offset)
                 expect(page.locator("body")).to_have_attribute("data-state", "done")
                 shown = page.get_by_test_id("prediction").text_content()
+                probability = answers[-1].json()["probabilities"][label]
+                right_probabilities[variant].append(probability)
+                least_sure.append((probability, f"{name} ({variant})"))
                 canvas_png = decode_data_url(
                     page.get_by_test_id("canvas").evaluate("canvas => canvas.toDataURL('image/png')")
                 )
@@ -65,15 +78,22 @@ def main():
 
     count = len(STROKE_DIGITS)
     print(f"{count} example digits drawn with the mouse in Chromium, {len(VARIANTS)} ways each\n")
-    print(f"{'drawn':<20} {'digitpad':>10} {'naive resize':>13}")
+    print(f"{'drawn':<20} {'digitpad':>10} {'naive resize':>13}   digitpad's probability of the "
+          "right digit: mean, lowest")
     for variant, (ours, naive) in correct.items():
-        print(f"{variant:<20} {ours:>4}/{count} {ours / count:>4.0%} {naive:>6}/{count} {naive / count:>4.0%}")
+        probabilities = right_probabilities[variant]
+        print(f"{variant:<20} {ours:>4}/{count} {ours / count:>4.0%} {naive:>6}/{count} "
+              f"{naive / count:>4.0%}   {np.mean(probabilities):.3f}, {min(probabilities):.3f}")
     total = count * len(VARIANTS)
     ours = sum(value[0] for value in correct.values())
     naive = sum(value[1] for value in correct.values())
-    print(f"{'all':<20} {ours:>4}/{total} {ours / total:>4.0%} {naive:>6}/{total} {naive / total:>4.0%}")
+    probabilities = [value for values in right_probabilities.values() for value in values]
+    print(f"{'all':<20} {ours:>4}/{total} {ours / total:>4.0%} {naive:>6}/{total} "
+          f"{naive / total:>4.0%}   {np.mean(probabilities):.3f}, {min(probabilities):.3f}")
+    print("\nLeast sure of the right digit: " + "; ".join(
+        f"{drawing} {probability:.3f}" for probability, drawing in sorted(least_sure)[:4]))
     if misses:
-        print("\ndigitpad's misses: " + "; ".join(misses))
+        print("digitpad's misses: " + "; ".join(misses))
 
 
 if __name__ == "__main__":

@@ -103,8 +103,15 @@ def to_grayscale(image):
     return image.convert("L")
 
 
+def median_level(pixels):
+    """The median of uint8 pixels (any shape), without a full sort."""
+    flat = pixels.ravel()
+    middle = flat.size // 2
+    return int(np.partition(flat, middle)[middle])
+
+
 def to_ink(gray):
-    """White-on-black ink ("L") with the paper at 0, from dark-on-light or light-on-dark.
+    """White-on-black ink (uint8 array) with the paper at 0, from dark-on-light or light-on-dark.
 
     Polarity, paper level and contrast are read off the pixels; the pixels themselves are
     changed in one table look-up, which costs little even for a large upload.
@@ -112,17 +119,17 @@ def to_ink(gray):
     pixels = np.asarray(gray)
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
     # The border is mostly paper: if it is dark, the ink is already light on dark.
-    inverted = np.median(border) >= 128
+    inverted = median_level(border) >= 128
     levels = np.arange(256)
     table = 255 - levels if inverted else levels
     # Most of a drawing is paper, so the median of a sparse sample is the paper's level.
-    paper = int(table[int(np.median(pixels[::3, ::3]))])
+    paper = int(table[median_level(pixels[::3, ::3])])
     strongest = int(table[pixels.max() if not inverted else pixels.min()])
     if strongest - paper < MINIMUM_CONTRAST:
-        return Image.new("L", gray.size, 0)
+        return np.zeros(pixels.shape, dtype=np.uint8)
     stretched = (table - paper) * (255.0 / (strongest - paper))
     stretched[stretched < NOISE_LEVEL] = 0
-    return Image.fromarray(stretched.clip(0, 255).round().astype(np.uint8)[pixels])
+    return np.take(stretched.clip(0, 255).round().astype(np.uint8), pixels)
 
 
 def stroke_width(ink):
@@ -153,13 +160,13 @@ def normalise_stroke_width(working):
 
 
 def crop_to_ink(ink):
-    """The ink's bounding box of an "L" image, or None when there is (almost) no ink."""
-    mask = np.asarray(ink) >= INK_LEVEL
+    """The ink's bounding box cut out of a uint8 array, or None when there is (almost) no ink."""
+    mask = ink >= INK_LEVEL
     if np.count_nonzero(mask) < MINIMUM_INK_PIXELS:
         return None
     rows = np.flatnonzero(mask.any(axis=1))
     columns = np.flatnonzero(mask.any(axis=0))
-    return ink.crop((columns[0], rows[0], columns[-1] + 1, rows[-1] + 1))
+    return ink[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
 
 
 def fit_longer_side(image, side, resampling):
@@ -171,17 +178,19 @@ def fit_longer_side(image, side, resampling):
 
 
 def to_mnist(ink):
-    """28x28 uint8 digit in MNIST's form from a white-on-black "L" image, or None if no ink."""
+    """28x28 uint8 digit in MNIST's form from white-on-black ink (uint8 array), or None."""
     crop = crop_to_ink(ink)
     if crop is None:
         return None
     # Correct the stroke width at a fixed working size, then crop again: a thinner pen also
     # shortens the strokes' ends, and the box must fit the ink that is left.
-    working = normalise_stroke_width(fit_longer_side(crop, WORKING_BOX, Image.Resampling.LANCZOS))
-    working = crop_to_ink(working)
+    working = fit_longer_side(Image.fromarray(crop), WORKING_BOX, Image.Resampling.LANCZOS)
+    working = crop_to_ink(np.asarray(normalise_stroke_width(working)))
     if working is None:
         return None
-    digit = np.asarray(fit_longer_side(working, MNIST_BOX, Image.Resampling.BOX), dtype=np.float64)
+    digit = np.asarray(
+        fit_longer_side(Image.fromarray(working), MNIST_BOX, Image.Resampling.BOX), dtype=np.float64
+    )
 
     # Centre of mass to the centre of the 28x28 field, in whole pixels as MNIST did.
     total = digit.sum()

@@ -5,7 +5,7 @@ compiled once per process, warmed up before it is reported ready, and never run 
 `model.predict()` (whose fixed cost per call is larger than the whole request should be).
 
 Two runtimes serve the same network. On a CPU, LiteRT (model.tflite, converted from model.json +
-model.h5 when they were saved) runs one image about three times faster than a compiled
+model.h5 when they were saved) runs one image several times faster than a compiled
 TensorFlow function, starts without importing TensorFlow and takes a fraction of the memory.
 Where an NVIDIA GPU is present, TensorFlow runs the network from model.json + model.h5 on it,
 and batching pays off most. DIGITPAD_RUNTIME picks one explicitly.

@@ -86,6 +86,12 @@ def resident_megabytes(pid):
     return 0.0
 
 
+def cpu_seconds(pid):
+    """CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_until_ready(base_url, process, timeout):
     """Seconds until /readyz answered 200; raises if the server died or never got ready."""
     started = time.monotonic()

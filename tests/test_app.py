@@ -243,6 +243,19 @@ def test_metrics_count_requests_predictions_and_batches(client, seven_png):
     assert grew("digitpad_http_request_duration_seconds_count", endpoint="/predict/") == 4
 
 
+def test_every_request_stops_being_waited_for_whatever_its_outcome(app, client, seven_png):
+    """The batcher waits for announced requests: one left announced would hold up every batch."""
+    blank = encode(Image.new("RGB", (280, 280), "white"))
+    for body, content_type, status in [
+        (seven_png, "image/png", 200),
+        (blank, "image/png", 200),  # no ink: never reaches the network
+        (b"not an image", "image/png", 400),
+        (b"", "text/plain", 400),
+    ]:
+        assert client.post("/predict/", data=body, content_type=content_type).status_code == status
+    assert app.extensions["digitpad.batcher"]._on_their_way == 0
+
+
 def test_rate_limit_answers_429_in_json(classifier, seven_png):
     app = create_app({"TESTING": True, "CLASSIFIER": classifier, "RATE_LIMIT": "2 per minute"})
     client = app.test_client()

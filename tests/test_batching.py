@@ -34,6 +34,37 @@ def run_concurrently(count, work):
     return results
 
 
+def announced_together(batcher, count, timeout=10):
+    """`count` requests that all announce themselves before any submits, as a burst would."""
+    everyone_announced = threading.Barrier(count)
+
+    def request(index):
+        with batcher.announced() as submit:
+            everyone_announced.wait()
+            try:
+                return submit(image_marked(index), timeout=timeout)
+            except BatchFailed as error:
+                return error
+
+    results = [None] * count
+    threads = [
+        threading.Thread(target=lambda index=index: results.__setitem__(index, request(index)))
+        for index in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def wait_for(condition, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the batcher never got there"
+        time.sleep(0.001)
+
+
 def test_concurrent_requests_each_get_their_own_answer():
     sizes = []
     batcher = Batcher(identify, max_batch_size=8, max_wait_seconds=0.005, on_batch=sizes.append)
@@ -41,37 +72,89 @@ def test_concurrent_requests_each_get_their_own_answer():
     for index, result in enumerate(results):
         assert result.shape == (1, 10)
         assert (result == index % 251).all()
-    assert sum(sizes) == 64
-    assert max(sizes) <= 8
-    assert max(sizes) > 1, "requests that arrive together should share a batch"
+    assert sum(sizes) == 64 and max(sizes) <= 8
+
+
+def test_announced_requests_are_waited_for_and_share_full_batches():
+    sizes = []
+    batcher = Batcher(identify, max_batch_size=8, max_wait_seconds=30.0, on_batch=sizes.append)
+    results = announced_together(batcher, 64)
+    assert all((result == index % 251).all() for index, result in enumerate(results))
+    # Nobody waited 30 s: each batch left as soon as it was full.
+    assert sizes == [8] * 8
 
 
 def test_max_batch_size_holds():
     sizes = []
-    batcher = Batcher(identify, max_batch_size=3, max_wait_seconds=0.05, on_batch=sizes.append)
-    run_concurrently(20, lambda index: batcher.submit(image_marked(index)))
+    batcher = Batcher(identify, max_batch_size=3, max_wait_seconds=30.0, on_batch=sizes.append)
+    announced_together(batcher, 20)
     assert sum(sizes) == 20 and max(sizes) <= 3
 
 
-def test_a_request_waits_for_company_but_not_for_a_full_batch():
+def test_a_batch_waits_for_an_announced_request_and_for_nobody_else():
     sizes = []
-    batcher = Batcher(identify, max_batch_size=32, max_wait_seconds=1.0, on_batch=sizes.append)
-    first = threading.Thread(target=batcher.submit, args=(image_marked(1),))
-    first.start()
-    time.sleep(0.1)  # Well inside the wait: the second request joins the first one's batch.
-    assert (batcher.submit(image_marked(2), timeout=10) == 2).all()
+    batcher = Batcher(identify, max_batch_size=32, max_wait_seconds=30.0, on_batch=sizes.append)
+    first = threading.Thread(target=lambda: batcher.submit(image_marked(1), timeout=10))
+    with batcher.announced() as submit:
+        first.start()
+        wait_for(lambda: batcher._busy)  # The first request's batch is waiting for this one.
+        assert (submit(image_marked(2), timeout=10) == 2).all()
     first.join(10)
-    # Alone, a request is answered once the wait runs out, not held for 31 more.
-    assert (batcher.submit(image_marked(3), timeout=10) == 3).all()
-    assert sizes == [2, 1]
+    assert sizes == [2]
+    # Alone and unannounced, a request is answered at once, not after the 30 s wait.
+    assert (batcher.submit(image_marked(3), timeout=5) == 3).all()
+    # An announced request that never submits (no ink, say) stops being waited for.
+    late = threading.Thread(target=lambda: batcher.submit(image_marked(4), timeout=10))
+    with batcher.announced():
+        late.start()
+        wait_for(lambda: batcher._busy)
+    late.join(10)
+    assert not late.is_alive() and sizes == [2, 1, 1]
 
 
-def test_with_no_wait_a_lone_request_runs_at_once():
-    sizes = []
-    batcher = Batcher(identify, max_batch_size=32, max_wait_seconds=0.0, on_batch=sizes.append)
+def test_with_no_wait_a_lone_request_runs_at_once_in_its_own_thread():
+    sizes, threads = [], []
+
+    def identify_noting_thread(digits):
+        threads.append(threading.current_thread())
+        return identify(digits)
+
+    batcher = Batcher(identify_noting_thread, max_batch_size=32, max_wait_seconds=0.0, on_batch=sizes.append)
     for number in range(5):
         assert (batcher.submit(image_marked(number)) == number).all()
     assert sizes == [1] * 5
+    assert threads == [threading.current_thread()] * 5
+
+
+def test_with_no_wait_requests_arriving_during_a_batch_run_together_next():
+    sizes = []
+    running, release = threading.Event(), threading.Event()
+
+    def held_first_time(digits):
+        if not sizes:
+            running.set()
+            release.wait(10)
+        sizes.append(len(digits))
+        return identify(digits)
+
+    batcher = Batcher(held_first_time, max_batch_size=32, max_wait_seconds=0.0)
+    results = {}
+
+    def submit(number):
+        results[number] = batcher.submit(image_marked(number), timeout=10)
+
+    first = threading.Thread(target=submit, args=(0,))
+    first.start()
+    assert running.wait(10)
+    later = [threading.Thread(target=submit, args=(number,)) for number in range(1, 4)]
+    for thread in later:
+        thread.start()
+    wait_for(lambda: len(batcher._queue) == 3)  # All three are waiting for the network.
+    release.set()
+    for thread in [first, *later]:
+        thread.join(10)
+    assert sizes == [1, 3]
+    assert all((results[number] == number).all() for number in range(4))
 
 
 def test_an_error_fails_only_the_requests_in_that_batch():
@@ -90,45 +173,32 @@ def test_an_error_fails_only_the_requests_in_that_batch():
 
 
 def test_an_error_in_a_shared_batch_fails_exactly_its_members():
-    release = threading.Event()
-
-    def slow_then_failing(digits):
-        release.wait(5)
-        if digits[:, 0, 0].max() >= 100:
+    def failing_on_marker_1(digits):
+        if (digits[:, 0, 0] == 1).any():
             raise RuntimeError("bad batch")
         return identify(digits)
 
-    batcher = Batcher(slow_then_failing, max_batch_size=2, max_wait_seconds=2.0)
-
-    def submit(index):
-        try:
-            return batcher.submit(image_marked(index * 100), timeout=10)
-        except BatchFailed as error:
-            return error
-
-    threads_results = {}
-
-    def run(index):
-        threads_results[index] = submit(index)
-
-    first = threading.Thread(target=run, args=(0,))
-    first.start()
-    time.sleep(0.05)
-    second = threading.Thread(target=run, args=(1,))
-    second.start()
-    time.sleep(0.05)
-    release.set()
-    first.join(10)
-    second.join(10)
-    # Both were in one batch: the marker 100 failed it, so both requests see the error.
-    assert all(isinstance(result, BatchFailed) for result in threads_results.values())
-    assert (batcher.submit(image_marked(3)) == 3).all()
+    batcher = Batcher(failing_on_marker_1, max_batch_size=2, max_wait_seconds=30.0)
+    # Request 1 fails the batch of two it is in, and only that batch.
+    results = announced_together(batcher, 4)
+    failed = [isinstance(result, BatchFailed) for result in results]
+    assert sum(failed) == 2 and failed[1]
+    assert all((result == index).all() for index, result in enumerate(results) if not failed[index])
+    assert (batcher.submit(image_marked(5)) == 5).all()
 
 
-def test_a_timeout_is_reported():
-    batcher = Batcher(lambda digits: time.sleep(1) or identify(digits), max_batch_size=1)
+def test_a_timeout_is_reported_and_the_request_leaves_the_queue():
+    release = threading.Event()
+    batcher = Batcher(lambda digits: release.wait(10) and identify(digits), max_batch_size=1)
+    busy = threading.Thread(target=batcher.submit, args=(image_marked(1),))
+    busy.start()
+    wait_for(lambda: batcher._busy)
     with pytest.raises(BatchFailed, match="No answer"):
-        batcher.submit(image_marked(1), timeout=0.1)
+        batcher.submit(image_marked(2), timeout=0.1)
+    assert len(batcher._queue) == 0
+    release.set()
+    busy.join(10)
+    assert (batcher.submit(image_marked(3)) == 3).all()
 
 
 def test_invalid_batch_size_is_refused():

@@ -1,7 +1,7 @@
 import pytest
 import requests
 
-from tests.procfile_server import procfile_server, procfile_web_command
+from tests.procfile_server import cpu_seconds, procfile_server, procfile_web_command, worker_pids
 from tests.strokes import encode, render, strokes_named
 
 pytestmark = pytest.mark.slow
@@ -16,7 +16,7 @@ def test_procfile_runs_gunicorn_on_port():
 def test_the_procfile_web_process_serves_the_app(tmp_path):
     three = encode(render(strokes_named("3-round")))
     log_path = tmp_path / "gunicorn.log"
-    with procfile_server({"WEB_CONCURRENCY": "2"}, log_path=log_path) as (url, _):
+    with procfile_server({"WEB_CONCURRENCY": "2"}, log_path=log_path) as (url, master):
         assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "ok"}
         assert requests.get(f"{url}/readyz", timeout=5).json()["status"] == "ready"
         answers = [
@@ -29,5 +29,8 @@ def test_the_procfile_web_process_serves_the_app(tmp_path):
         metrics = requests.get(f"{url}/metrics", timeout=5).text
         # Both workers' counts are merged (multiprocess mode), whichever answered.
         assert 'digitpad_predictions_total{digit="3"} 6.0' in metrics
+        # What the benchmark reads to report CPU time per request.
+        workers = worker_pids(master.pid)
+        assert len(workers) == 2 and all(cpu_seconds(pid) > 0 for pid in workers)
     log = log_path.read_text()
     assert '"POST /predict/ HTTP/1.1" 200' in log  # The access log goes to stdout.

@@ -50,6 +50,7 @@ def test_quick_training_writes_files_that_rebuild_the_same_network(small_mnist, 
     metadata = read_metadata(out)
     assert metadata["litert_source_sha256"] == source_sha256(out)
     assert metadata["parameters"] == trained.count_params() < 500_000
+    assert metadata["filters"] == 16
     assert metadata["epochs"] == 1
     assert metadata["data_sha256"] == train_mnist.file_sha256(small_mnist)
     assert 0.0 <= metadata["test_accuracy"] <= 1.0
@@ -57,6 +58,17 @@ def test_quick_training_writes_files_that_rebuild_the_same_network(small_mnist, 
     assert {"tensorflow", "keras", "python"} <= metadata["versions"].keys()
     assert metadata["version"] and metadata["trained_at"] and metadata["training_seconds"] > 0
     assert "MNIST test accuracy" in capsys.readouterr().out
+
+
+def test_filters_set_the_network_width():
+    default, wide = train_mnist.build_model(), train_mnist.build_model(filters=32)
+    widths = [
+        [layer.filters for layer in network.layers if hasattr(layer, "filters")]
+        for network in (default, wide)
+    ]
+    assert widths == [[16, 16, 16, 32, 32, 32, 64], [32, 32, 32, 64, 64, 64, 128]]
+    assert default.count_params() < wide.count_params() / 3
+    assert train_mnist.parse_arguments(["--filters", "32"]).filters == 32
 
 
 def test_writing_styles_add_crossed_sevens_and_flagged_ones():
