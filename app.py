@@ -12,7 +12,16 @@ import time
 from http import HTTPStatus
 
 import numpy as np
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+)
 from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -33,7 +42,7 @@ from werkzeug.exceptions import (
 )
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from model.batching import BatchFailed, Batcher
+from model.batching import Batcher, BatchFailed
 from model.loader import DEFAULT_MODEL_DIR
 from model.preprocessing import ImageRejected, decode_data_url
 from model.service import DigitClassifier, ModelNotReady

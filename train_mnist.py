@@ -1,4 +1,4 @@
-"""Train digitpad's digit classifier on MNIST and write model/model.json + model/model.h5.
+"""Train digitpad's digit classifier on MNIST and write it to model/ (see model/loader.py).
 
     python train_mnist.py --data PATH/TO/mnist.npz --epochs 20
     python train_mnist.py --evaluate            # accuracy of the committed model
@@ -61,8 +61,9 @@ def parse_arguments(argv=None):
     parser.add_argument(
         "--filters",
         type=int,
-        default=16,
-        help="width: filters in the first block of convolutions (the next blocks have 2x and 4x)",
+        default=None,
+        help="width: filters in the first block of convolutions, the next blocks have 2x and 4x "
+        "(default 16; a model started from --initial-model keeps its own)",
     )
     parser.add_argument(
         "--distortion",
@@ -80,18 +81,22 @@ def parse_arguments(argv=None):
         "--limit", type=int, default=None, help="train on the first N samples only (quick runs)"
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="output folder")
-    parser.add_argument(
+    instead_of_training = parser.add_mutually_exclusive_group()
+    instead_of_training.add_argument(
         "--evaluate",
         action="store_true",
         help="do not train: load the model in --out and print its MNIST test accuracy",
     )
-    parser.add_argument(
+    instead_of_training.add_argument(
         "--export-litert",
         action="store_true",
         help="do not train: convert the model in --out to model.tflite again",
     )
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
-    return parser.parse_args(argv)
+    arguments = parser.parse_args(argv)
+    if arguments.filters and arguments.initial_model:
+        parser.error("--filters cannot change the width of a model started from --initial-model")
+    return arguments
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,17 +104,25 @@ def parse_arguments(argv=None):
 # ---------------------------------------------------------------------------------------------
 
 
+# Where keras.datasets.mnist.load_data() downloads it from, with its SHA-256.
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+
+
 def load_mnist(path=None):
-    """Return ((x_train, y_train), (x_test, y_test), sha256 of the file read)."""
+    """Return ((x_train, y_train), (x_test, y_test), sha256 of the file read).
+
+    Without a path, the file is downloaded into Keras's cache (once) as Keras's own loader does;
+    it is fetched with get_file here because load_data() does not say where it put it.
+    """
     if path:
         path = Path(path).expanduser()
         if not path.is_file():
             sys.exit(f"MNIST file not found: {path}")
-        with np.load(path) as archive:
-            data = (archive["x_train"], archive["y_train"]), (archive["x_test"], archive["y_test"])
     else:
-        data = keras.datasets.mnist.load_data()
-        path = Path(keras.utils.get_file("mnist.npz", origin=None, cache_subdir="datasets"))
+        path = Path(keras.utils.get_file("mnist.npz", origin=MNIST_URL, file_hash=MNIST_SHA256))
+    with np.load(path) as archive:
+        data = (archive["x_train"], archive["y_train"]), (archive["x_test"], archive["y_test"])
     return data[0], data[1], file_sha256(path)
 
 
@@ -410,8 +423,10 @@ def main(argv=None):
 
     if arguments.initial_model:
         network = load_network(arguments.initial_model)
+        initial_version = read_metadata(arguments.initial_model).get("version")
     else:
-        network = build_model(arguments.filters)
+        network = build_model(arguments.filters or 16)
+        initial_version = None
     network.compile(
         optimizer=keras.optimizers.Adam(arguments.learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -423,6 +438,7 @@ def main(argv=None):
         keras.callbacks.LearningRateScheduler(
             lambda epoch: arguments.learning_rate * 0.9**epoch
         ),
+        # Never stops early (patience = all epochs): it keeps the best epoch's weights.
         keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=arguments.epochs, restore_best_weights=True
         ),
@@ -452,9 +468,7 @@ def main(argv=None):
         ),
         "epochs": arguments.epochs,
         "distortion": arguments.distortion,
-        "initial_model": (
-            read_metadata(arguments.initial_model).get("version") if arguments.initial_model else None
-        ),
+        "initial_model": initial_version,
         "batch_size": arguments.batch_size,
         "seed": arguments.seed,
         "training_samples": len(x_train),

@@ -18,9 +18,13 @@ import os
 import statistics
 import threading
 import time
+from urllib.parse import urlsplit
 
 import numpy as np
 
+from model.loader import load_network
+from model.preprocessing import decode_data_url, to_model_input
+from model.service import DigitClassifier
 from tests.procfile_server import (
     cpu_seconds,
     gunicorn_command,
@@ -121,14 +125,18 @@ def drive(port, bodies, clients, seconds, server_pids, max_requests=20000):
 
 def naive_command(port):
     """The tutorial's app under the same gunicorn settings (gunicorn.conf.py) as digitpad."""
-    return gunicorn_command(
-        "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null",
-        "bench.naive_app:create_naive_app()",
-    )
+    return gunicorn_command("--bind", f"127.0.0.1:{port}", "bench.naive_app:create_naive_app()")
 
 
-def worker_memory(master_pid):
-    return ", ".join(f"{resident_megabytes(pid):.0f} MB" for pid in worker_pids(master_pid))
+def measure(url, master, bodies, client_counts, seconds):
+    """Warm a started server up, then drive it at each client count; its rows and worker memory."""
+    port = urlsplit(url).port
+    workers = worker_pids(master.pid)
+    server_pids = [master.pid, *workers]
+    drive(port, bodies, 4, 1.0, server_pids)  # Warm the connections and every worker.
+    rows = [drive(port, bodies, clients, seconds, server_pids) for clients in client_counts]
+    memory = ", ".join(f"{resident_megabytes(pid):.0f} MB" for pid in workers)
+    return rows, memory
 
 
 def print_table(title, rows):
@@ -144,16 +152,14 @@ def print_table(title, rows):
 
 
 def in_process_costs(bodies, repeats=200):
-    from model.service import DigitClassifier
-
     print("\nIn-process cost per call (median of repeated calls)")
     classifier_by_runtime = {}
     for runtime in ("litert", "tensorflow"):
         classifier = DigitClassifier(runtime=runtime)
         classifier.load()
+        assert classifier.ready, classifier.load_error
         classifier_by_runtime[runtime] = classifier
     pngs = [json.loads(body)["image"] for body, _ in bodies]
-    from model.preprocessing import decode_data_url
 
     def median_ms(function, count=repeats):
         times = []
@@ -174,9 +180,6 @@ def in_process_costs(bodies, repeats=200):
         many = median_ms(lambda i, each=each: each.predict(batch_32), repeats // 4)
         print(f"  {runtime:<10} inference batch 1: {one:.3f} ms   batch 32: {many:.3f} ms "
               f"({many / 32:.3f} ms per image)")
-    from model.loader import load_network
-    from model.preprocessing import to_model_input
-
     network = load_network()
     naive = median_ms(lambda i: network.predict(to_model_input(digits[i % len(digits)]), verbose=0), 50)
     print(f"  keras model.predict, batch 1 (the tutorial's way): {naive:.3f} ms")
@@ -209,16 +212,9 @@ def main():
     for _ in range(arguments.rounds):
         for name, environment in settings:
             started = time.monotonic()
-            with procfile_server({**gunicorn, **environment}, log_path="/dev/null") as (url, process):
+            with procfile_server({**gunicorn, **environment}) as (url, process):
                 ready_seconds = time.monotonic() - started
-                port = int(url.rsplit(":", 1)[1])
-                server_pids = [process.pid, *worker_pids(process.pid)]
-                drive(port, bodies, 4, 1.0, server_pids)  # Warm the connections and every worker.
-                rows = [
-                    drive(port, bodies, clients, arguments.seconds, server_pids)
-                    for clients in arguments.clients
-                ]
-                memory = worker_memory(process.pid)
+                rows, memory = measure(url, process, bodies, arguments.clients, arguments.seconds)
             runs[name].append(rows)
             print_table(f"digitpad, {name} (ready in {ready_seconds:.1f} s; worker RSS {memory})", rows)
     # The round with the median throughput at the most clients stands for each setting.
@@ -236,14 +232,7 @@ def main():
 
     if not arguments.skip_naive:
         with procfile_server(gunicorn, ready_timeout=120, command=naive_command) as (url, process):
-            port = int(url.rsplit(":", 1)[1])
-            server_pids = [process.pid, *worker_pids(process.pid)]
-            drive(port, bodies, 2, 1.0, server_pids)
-            naive_rows = [
-                drive(port, bodies, clients, arguments.seconds, server_pids)
-                for clients in arguments.clients
-            ]
-            memory = worker_memory(process.pid)
+            naive_rows, memory = measure(url, process, bodies, arguments.clients, arguments.seconds)
         print_table("naive (tutorial: whole-canvas resize, model.predict per request; worker RSS "
                     f"{memory})", naive_rows)
         print("\nThroughput ratio, digitpad / naive, per client count:")

@@ -11,20 +11,16 @@ the naive answer on the very same drawing.
 
 import argparse
 import logging
-import threading
-from collections import defaultdict
 
 import numpy as np
-from playwright.sync_api import expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import sync_playwright
 
-from app import create_app
 from model.loader import DEFAULT_MODEL_DIR
 from model.preprocessing import decode_data_url, naive_resize
 from model.service import DigitClassifier
-from tests.conftest import CHROMIUM_FLAGS, DEBIAN_CHROMIUM
+from tests.conftest import chromium_launch_options, serving_in_background
 from tests.strokes import STROKE_DIGITS
-from tests.test_e2e import draw_with_mouse
+from tests.test_e2e import DESKTOP, draw_with_mouse, expect_state
 
 VARIANTS = {
     "as drawn": (1.0, (0.0, 0.0)),
@@ -34,6 +30,35 @@ VARIANTS = {
 }
 
 
+def draw_every_example(page, classifier):
+    """One record per drawing: variant, name, label, digit shown, its probability, naive digit."""
+    answers = []
+    page.on("response", lambda response: "/predict/" in response.url and answers.append(response))
+    records = []
+    for variant, (scale, offset) in VARIANTS.items():
+        for name, label, strokes in STROKE_DIGITS:
+            page.get_by_test_id("clear").click()
+            draw_with_mouse(page, strokes, scale, offset)
+            expect_state(page, "done")
+            shown = page.get_by_test_id("prediction").text_content()
+            probability = answers[-1].json()["probabilities"][label]
+            canvas_png = decode_data_url(
+                page.get_by_test_id("canvas").evaluate("canvas => canvas.toDataURL('image/png')")
+            )
+            naive = int(np.argmax(classifier.predict(naive_resize(canvas_png)[np.newaxis])[0]))
+            records.append((variant, name, label, shown, probability, naive))
+    return records
+
+
+def print_row(title, records):
+    count = len(records)
+    ours = sum(shown == str(label) for _, _, label, shown, _, _ in records)
+    naive = sum(naive == label for _, _, label, _, _, naive in records)
+    probabilities = [probability for *_, probability, _ in records]
+    print(f"{title:<20} {ours:>4}/{count} {ours / count:>4.0%} {naive:>6}/{count} "
+          f"{naive / count:>4.0%}   {np.mean(probabilities):.3f}, {min(probabilities):.3f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", default=DEFAULT_MODEL_DIR, help="the model to measure")
@@ -41,57 +66,28 @@ def main():
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     classifier = DigitClassifier(model_dir=arguments.model_dir)
     classifier.load()
-    application = create_app({"CLASSIFIER": classifier, "RATE_LIMIT": ""})
-    server = make_server("127.0.0.1", 0, application, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    if not classifier.ready:
+        parser.error(f"the model cannot be loaded: {classifier.load_error}")
 
-    correct = defaultdict(lambda: [0, 0])  # variant -> [digitpad, naive]
-    right_probabilities = defaultdict(list)  # variant -> digitpad's probability of the label
-    least_sure = []  # (probability of the label, drawing)
-    misses = []
-    with sync_playwright() as playwright:
-        launch = {"executable_path": str(DEBIAN_CHROMIUM), "args": CHROMIUM_FLAGS} if DEBIAN_CHROMIUM.exists() else {}
-        browser = playwright.chromium.launch(**launch)
-        page = browser.new_page(viewport={"width": 1100, "height": 800})
-        answers = []
-        page.on("response", lambda response: answers.append(response) if "/predict/" in response.url else None)
-        page.goto(f"http://127.0.0.1:{server.server_port}/")
-        for variant, (scale, offset) in VARIANTS.items():
-            for name, label, strokes in STROKE_DIGITS:
-                page.get_by_test_id("clear").click()
-                draw_with_mouse(page, strokes, scale, offset)
-                expect(page.locator("body")).to_have_attribute("data-state", "done")
-                shown = page.get_by_test_id("prediction").text_content()
-                probability = answers[-1].json()["probabilities"][label]
-                right_probabilities[variant].append(probability)
-                least_sure.append((probability, f"{name} ({variant})"))
-                canvas_png = decode_data_url(
-                    page.get_by_test_id("canvas").evaluate("canvas => canvas.toDataURL('image/png')")
-                )
-                naive = int(np.argmax(classifier.predict(naive_resize(canvas_png)[np.newaxis])[0]))
-                correct[variant][0] += shown == str(label)
-                correct[variant][1] += naive == label
-                if shown != str(label):
-                    misses.append(f"{name} ({variant}): shown {shown!r}")
+    with serving_in_background(classifier) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**chromium_launch_options())
+        page = browser.new_page(viewport=DESKTOP)
+        page.goto(url)
+        records = draw_every_example(page, classifier)
         browser.close()
-    server.shutdown()
 
-    count = len(STROKE_DIGITS)
-    print(f"{count} example digits drawn with the mouse in Chromium, {len(VARIANTS)} ways each\n")
+    print(f"{len(STROKE_DIGITS)} example digits drawn with the mouse in Chromium, "
+          f"{len(VARIANTS)} ways each\n")
     print(f"{'drawn':<20} {'digitpad':>10} {'naive resize':>13}   digitpad's probability of the "
           "right digit: mean, lowest")
-    for variant, (ours, naive) in correct.items():
-        probabilities = right_probabilities[variant]
-        print(f"{variant:<20} {ours:>4}/{count} {ours / count:>4.0%} {naive:>6}/{count} "
-              f"{naive / count:>4.0%}   {np.mean(probabilities):.3f}, {min(probabilities):.3f}")
-    total = count * len(VARIANTS)
-    ours = sum(value[0] for value in correct.values())
-    naive = sum(value[1] for value in correct.values())
-    probabilities = [value for values in right_probabilities.values() for value in values]
-    print(f"{'all':<20} {ours:>4}/{total} {ours / total:>4.0%} {naive:>6}/{total} "
-          f"{naive / total:>4.0%}   {np.mean(probabilities):.3f}, {min(probabilities):.3f}")
+    for variant in VARIANTS:
+        print_row(variant, [record for record in records if record[0] == variant])
+    print_row("all", records)
+    least_sure = sorted(records, key=lambda record: record[4])[:4]
     print("\nLeast sure of the right digit: " + "; ".join(
-        f"{drawing} {probability:.3f}" for probability, drawing in sorted(least_sure)[:4]))
+        f"{name} ({variant}) {probability:.3f}" for variant, name, _, _, probability, _ in least_sure))
+    misses = [f"{name} ({variant}): shown {shown!r}"
+              for variant, name, label, shown, _, _ in records if shown != str(label)]
     if misses:
         print("digitpad's misses: " + "; ".join(misses))
 

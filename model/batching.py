@@ -81,8 +81,12 @@ class Batcher:
         with self._changed:
             if announced:
                 self._on_their_way -= 1
-            nobody_to_wait_for = self.max_wait_seconds <= 0 or self._on_their_way == 0
-            run_here = nobody_to_wait_for and not self._busy and not self._queue
+            could_have_company = (
+                self.max_wait_seconds > 0
+                and self._on_their_way > 0
+                and len(digits) < self.max_batch_size
+            )
+            run_here = not could_have_company and not self._busy and not self._queue
             if run_here:
                 self._busy = True
             else:

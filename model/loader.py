@@ -10,8 +10,9 @@ by `load_weights(model.h5)` rebuilds the network exactly.
 
 For serving on a CPU the same network is also written as model.tflite, converted with
 TensorFlow's LiteRT converter: LiteRT runs one image several times faster than TensorFlow and
-does not need TensorFlow imported. metadata.json records the SHA-256 of model.json + model.h5
-it was converted from, and `load_litert()` refuses a model.tflite that does not match them.
+does not need TensorFlow imported. metadata.json records the SHA-256 of model.json + model.h5 +
+model.tflite together, and `load_litert()` refuses a model.tflite that was not converted from
+the model.json and model.h5 beside it, or any of the three replaced on its own.
 
 Every file is written to a temporary name in the same folder and moved into place with
 `os.replace`, so a server reading the folder never sees a half-written file.
@@ -57,14 +58,14 @@ def save_litert(network, directory, metadata):
     directory = Path(directory)
     flatbuffer = tf.lite.TFLiteConverter.from_keras_model(network).convert()
     _write_atomically(directory / LITERT_FILE, flatbuffer)
-    metadata = {**metadata, "litert_source_sha256": source_sha256(directory)}
+    metadata = {**metadata, "model_files_sha256": model_files_sha256(directory)}
     _write_atomically(directory / METADATA_FILE, (json.dumps(metadata, indent=2) + "\n").encode())
 
 
-def source_sha256(directory):
-    """SHA-256 of model.json followed by model.h5: what identifies the network."""
+def model_files_sha256(directory):
+    """SHA-256 of model.json, model.h5 and model.tflite in turn: the files that belong together."""
     digest = hashlib.sha256()
-    for name in (ARCHITECTURE_FILE, WEIGHTS_FILE):
+    for name in (ARCHITECTURE_FILE, WEIGHTS_FILE, LITERT_FILE):
         digest.update(_read_existing(Path(directory) / name, binary=True))
     return digest.hexdigest()
 
@@ -76,8 +77,8 @@ def load_litert(directory=DEFAULT_MODEL_DIR, threads=1):
     directory = Path(directory)
     path = directory / LITERT_FILE
     _require_file(path)
-    recorded = read_metadata(directory).get("litert_source_sha256")
-    if recorded != source_sha256(directory):
+    recorded = read_metadata(directory).get("model_files_sha256")
+    if recorded != model_files_sha256(directory):
         raise ModelFilesError(
             f"{path} was not converted from the model.json and model.h5 beside it "
             "(retrain, or re-export with `python train_mnist.py --export-litert`)"

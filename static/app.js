@@ -297,7 +297,6 @@ function showAnswer(answer, uploadName) {
   showProbabilities(answer.probabilities, answer.digit);
   showModelInput(answer.input_image);
 
-  const wholePercent = Math.floor(answer.confidence * 100);
   let verdict = "";
   if (answer.unsure) {
     const [first, second] = topTwo(answer.probabilities, answer.digit);
@@ -305,7 +304,7 @@ function showAnswer(answer, uploadName) {
   }
   body.dataset.state = "done";
   setStatus(source + verdict, answer.unsure ? "warning" : "");
-  announce(`Predicted ${answer.digit}, ${wholePercent} percent confident. ${verdict}`.trim());
+  announce(`Predicted ${answer.digit}, ${formatPercent(answer.confidence)} confident. ${verdict}`.trim());
 }
 
 function topTwo(probabilities, digit) {
@@ -389,7 +388,7 @@ function showModelVersion(version, testAccuracy = null) {
   }
   shownModelVersion = version;
   const accuracy = typeof testAccuracy === "number"
-    ? ` · ${percentFormat.format(testAccuracy)} accurate on the MNIST test set`
+    ? ` · ${formatPercent(testAccuracy)} accurate on the MNIST test set`
     : "";
   modelVersionText.textContent = `Model ${version}${accuracy}`;
 }

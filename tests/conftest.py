@@ -1,6 +1,7 @@
 import os
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,16 +27,16 @@ CHROMIUM_FLAGS = [
 ARTIFACTS = ROOT / "test-artifacts"
 
 
+def chromium_launch_options():
+    """Debian's Chromium with the flags it needs here where it is installed; else Playwright's."""
+    if DEBIAN_CHROMIUM.exists():
+        return {"executable_path": str(DEBIAN_CHROMIUM), "args": CHROMIUM_FLAGS}
+    return {}
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    """Debian's Chromium where it is installed; Playwright's own browser elsewhere."""
-    if DEBIAN_CHROMIUM.exists():
-        return {
-            **browser_type_launch_args,
-            "executable_path": str(DEBIAN_CHROMIUM),
-            "args": CHROMIUM_FLAGS,
-        }
-    return browser_type_launch_args
+    return {**browser_type_launch_args, **chromium_launch_options()}
 
 
 @pytest.fixture(scope="session")
@@ -75,13 +76,22 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture(scope="session")
-def live_server_url(classifier):
-    """The real app with the committed model, served on 127.0.0.1 in a background thread."""
+@contextmanager
+def serving_in_background(classifier):
+    """The real app with this classifier, served on 127.0.0.1 in a thread; yields its URL."""
     application = create_app({"TESTING": True, "CLASSIFIER": classifier, "RATE_LIMIT": ""})
     server = make_server("127.0.0.1", 0, application, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(classifier):
+    """The real app with the committed model, served on 127.0.0.1 in a background thread."""
+    with serving_in_background(classifier) as url:
+        yield url

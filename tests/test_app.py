@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from app import create_app, json_nesting_depth
-from model.service import DigitClassifier
 from model.preprocessing import decode_data_url
+from model.service import DigitClassifier
 from tests.strokes import encode, render, strokes_named
 
 

@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from model.batching import BatchFailed, Batcher
+from model.batching import Batcher, BatchFailed
 
 
 def identify(digits):
@@ -18,12 +18,11 @@ def image_marked(number):
     return digit
 
 
-def run_concurrently(count, work):
+def run_in_threads(count, work):
+    """`work(index)` in `count` threads; their results, once every thread has finished."""
     results = [None] * count
-    start = threading.Barrier(count)
 
     def worker(index):
-        start.wait()
         results[index] = work(index)
 
     threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
@@ -31,10 +30,21 @@ def run_concurrently(count, work):
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
+        assert not thread.is_alive(), "a request never got its answer"
     return results
 
 
-def announced_together(batcher, count, timeout=10):
+def run_concurrently(count, work):
+    start = threading.Barrier(count)
+
+    def started_together(index):
+        start.wait()
+        return work(index)
+
+    return run_in_threads(count, started_together)
+
+
+def announced_together(batcher, count):
     """`count` requests that all announce themselves before any submits, as a burst would."""
     everyone_announced = threading.Barrier(count)
 
@@ -42,20 +52,16 @@ def announced_together(batcher, count, timeout=10):
         with batcher.announced() as submit:
             everyone_announced.wait()
             try:
-                return submit(image_marked(index), timeout=timeout)
+                return submit(image_marked(index), timeout=10)
             except BatchFailed as error:
                 return error
 
-    results = [None] * count
-    threads = [
-        threading.Thread(target=lambda index=index: results.__setitem__(index, request(index)))
-        for index in range(count)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
+    return run_in_threads(count, request)
+
+
+def join(thread):
+    thread.join(10)
+    assert not thread.is_alive(), "a request never got its answer"
 
 
 def wait_for(condition, seconds=10):
@@ -94,22 +100,36 @@ def test_max_batch_size_holds():
 def test_a_batch_waits_for_an_announced_request_and_for_nobody_else():
     sizes = []
     batcher = Batcher(identify, max_batch_size=32, max_wait_seconds=30.0, on_batch=sizes.append)
-    first = threading.Thread(target=lambda: batcher.submit(image_marked(1), timeout=10))
+    answers = {}
+    first = threading.Thread(target=lambda: answers.update(first=batcher.submit(image_marked(1), timeout=10)))
     with batcher.announced() as submit:
         first.start()
         wait_for(lambda: batcher._busy)  # The first request's batch is waiting for this one.
         assert (submit(image_marked(2), timeout=10) == 2).all()
-    first.join(10)
-    assert sizes == [2]
+    join(first)
+    assert (answers["first"] == 1).all() and sizes == [2]
     # Alone and unannounced, a request is answered at once, not after the 30 s wait.
     assert (batcher.submit(image_marked(3), timeout=5) == 3).all()
     # An announced request that never submits (no ink, say) stops being waited for.
-    late = threading.Thread(target=lambda: batcher.submit(image_marked(4), timeout=10))
+    late = threading.Thread(target=lambda: answers.update(late=batcher.submit(image_marked(4), timeout=10)))
     with batcher.announced():
         late.start()
         wait_for(lambda: batcher._busy)
-    late.join(10)
-    assert not late.is_alive() and sizes == [2, 1, 1]
+    join(late)
+    assert (answers["late"] == 4).all() and sizes == [2, 1, 1]
+
+
+def test_a_request_that_fills_a_batch_alone_runs_at_once_in_its_own_thread():
+    threads = []
+
+    def identify_noting_thread(digits):
+        threads.append(threading.current_thread())
+        return identify(digits)
+
+    batcher = Batcher(identify_noting_thread, max_batch_size=1, max_wait_seconds=30.0)
+    with batcher.announced():  # Another request is on its way, but could not share a batch.
+        assert (batcher.submit(image_marked(1), timeout=5) == 1).all()
+    assert threads == [threading.current_thread()]
 
 
 def test_with_no_wait_a_lone_request_runs_at_once_in_its_own_thread():
@@ -152,7 +172,7 @@ def test_with_no_wait_requests_arriving_during_a_batch_run_together_next():
     wait_for(lambda: len(batcher._queue) == 3)  # All three are waiting for the network.
     release.set()
     for thread in [first, *later]:
-        thread.join(10)
+        join(thread)
     assert sizes == [1, 3]
     assert all((results[number] == number).all() for number in range(4))
 
@@ -197,7 +217,7 @@ def test_a_timeout_is_reported_and_the_request_leaves_the_queue():
         batcher.submit(image_marked(2), timeout=0.1)
     assert len(batcher._queue) == 0
     release.set()
-    busy.join(10)
+    join(busy)
     assert (batcher.submit(image_marked(3)) == 3).all()
 
 

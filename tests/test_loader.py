@@ -8,9 +8,9 @@ from model.loader import (
     ModelFilesError,
     load_litert,
     load_network,
+    model_files_sha256,
     read_metadata,
     save_network,
-    source_sha256,
 )
 
 
@@ -34,7 +34,7 @@ def test_round_trip_gives_the_same_network(saved):
     sample = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
     np.testing.assert_allclose(rebuilt(sample).numpy(), network(sample).numpy(), atol=1e-6)
     metadata = read_metadata(directory)
-    assert metadata == {"version": "test", "litert_source_sha256": source_sha256(directory)}
+    assert metadata == {"version": "test", "model_files_sha256": model_files_sha256(directory)}
     assert sorted(path.name for path in directory.iterdir()) == [
         "metadata.json", "model.h5", "model.json", "model.tflite"
     ], "temporary files are left behind"
@@ -51,12 +51,14 @@ def test_litert_conversion_gives_the_same_outputs(saved):
     np.testing.assert_allclose(output, network(sample).numpy(), atol=1e-5)
 
 
-def test_litert_file_from_other_weights_is_refused(saved, tmp_path_factory):
+@pytest.mark.parametrize("replaced", ["model.tflite", "model.h5"])
+def test_litert_file_is_refused_when_a_model_file_is_replaced_on_its_own(
+    saved, tmp_path_factory, replaced
+):
     directory, _ = saved
     other = tmp_path_factory.mktemp("other")
-    save_network(tiny_network(8), other, {})
-    shutil.copy(other / "model.tflite", directory / "model.tflite")
-    shutil.copy(other / "model.h5", directory / "model.h5")  # Same shapes, other weights.
+    save_network(tiny_network(8), other, {})  # Same shapes, other weights.
+    shutil.copy(other / replaced, directory / replaced)
     with pytest.raises(ModelFilesError, match=r"model\.tflite was not converted from"):
         load_litert(directory)
 

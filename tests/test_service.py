@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from model.loader import DEFAULT_MODEL_DIR
-from model.service import DigitClassifier
+from model.service import DigitClassifier, nvidia_gpu_present
 from tests.strokes import STROKE_DIGITS, encode, render
 
 
@@ -13,28 +13,26 @@ def digits(classifier):
     return np.stack([classifier.preprocess(encode(render(strokes))) for _, _, strokes in STROKE_DIGITS])
 
 
-@pytest.fixture(scope="module")
-def tensorflow_classifier():
-    classifier = DigitClassifier(runtime="tensorflow")
+def loaded(runtime):
+    classifier = DigitClassifier(runtime=runtime)
     classifier.load()
     assert classifier.ready, classifier.load_error
     return classifier
 
 
-def test_the_default_runtime_on_a_cpu_is_litert(classifier):
-    assert classifier.runtime == "litert" and classifier.describe()["runtime"] == "litert"
+def test_the_default_runtime_is_litert_on_a_cpu_and_tensorflow_on_a_gpu(classifier):
+    expected = "tensorflow" if nvidia_gpu_present() else "litert"
+    assert classifier.runtime == expected and classifier.describe()["runtime"] == expected
 
 
-def test_litert_and_tensorflow_give_the_same_probabilities(classifier, tensorflow_classifier, digits):
-    np.testing.assert_allclose(
-        classifier.predict(digits), tensorflow_classifier.predict(digits), atol=1e-4
-    )
+def test_litert_and_tensorflow_give_the_same_probabilities(digits):
+    litert, tensorflow = loaded("litert"), loaded("tensorflow")
+    assert (litert.runtime, tensorflow.runtime) == ("litert", "tensorflow")
+    np.testing.assert_allclose(litert.predict(digits), tensorflow.predict(digits), atol=1e-4)
     # Batch size changes between calls must not confuse either runtime.
     for size in (1, 5, 1, 32, 2):
         batch = np.resize(digits, (size, 28, 28))
-        np.testing.assert_allclose(
-            classifier.predict(batch), tensorflow_classifier.predict(batch), atol=1e-4
-        )
+        np.testing.assert_allclose(litert.predict(batch), tensorflow.predict(batch), atol=1e-4)
 
 
 def test_stale_litert_file_falls_back_to_tensorflow_or_fails_when_litert_is_required(tmp_path):

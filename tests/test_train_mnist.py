@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import train_mnist
-from model.loader import load_network, read_metadata, source_sha256
+from model.loader import load_network, model_files_sha256, read_metadata
 from model.preprocessing import to_model_input
 
 
@@ -48,7 +48,7 @@ def test_quick_training_writes_files_that_rebuild_the_same_network(small_mnist, 
     np.testing.assert_allclose(rebuilt(sample).numpy(), trained(sample).numpy(), atol=1e-6)
 
     metadata = read_metadata(out)
-    assert metadata["litert_source_sha256"] == source_sha256(out)
+    assert metadata["model_files_sha256"] == model_files_sha256(out)
     assert metadata["parameters"] == trained.count_params() < 500_000
     assert metadata["filters"] == 16
     assert metadata["epochs"] == 1
@@ -58,6 +58,30 @@ def test_quick_training_writes_files_that_rebuild_the_same_network(small_mnist, 
     assert {"tensorflow", "keras", "python"} <= metadata["versions"].keys()
     assert metadata["version"] and metadata["trained_at"] and metadata["training_seconds"] > 0
     assert "MNIST test accuracy" in capsys.readouterr().out
+
+
+def test_without_a_path_mnist_comes_from_keras_download(small_mnist, monkeypatch):
+    requested = {}
+
+    def get_file(name, origin, file_hash):
+        requested.update(name=name, origin=origin, file_hash=file_hash)
+        return str(small_mnist)  # As if downloaded into Keras's cache.
+
+    monkeypatch.setattr(train_mnist.keras.utils, "get_file", get_file)
+    (x_train, _), (x_test, _), sha256 = train_mnist.load_mnist(None)
+    assert requested["origin"].endswith("/mnist.npz") and len(requested["file_hash"]) == 64
+    assert x_train.shape == (300, 28, 28) and x_test.shape == (100, 28, 28)
+    assert sha256 == train_mnist.file_sha256(small_mnist)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["--filters", "32", "--initial-model", "model"], ["--evaluate", "--export-litert"]],
+    ids=["width-of-an-existing-model", "two-things-instead-of-training"],
+)
+def test_contradictory_options_are_refused(arguments):
+    with pytest.raises(SystemExit):
+        train_mnist.parse_arguments(arguments)
 
 
 def test_filters_set_the_network_width():
