@@ -25,14 +25,19 @@ $(VENV)/.test-installed: requirements.txt requirements-test.txt | $(VENV)/bin/py
 run: $(VENV)/.runtime-installed
 	PORT=$(PORT) $(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) 'app:create_app()'
 
+# Debian packages the tests need: Chromium for the browser tests, and the GL libraries that
+# skia-python (the stroke renderer) links against, which a bare server may lack.
 browser: $(VENV)/.test-installed
-	@if [ -x $(CHROMIUM) ]; then \
-		echo "Using $(CHROMIUM)"; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	else \
+	@missing=""; \
+	[ -x $(CHROMIUM) ] || missing="chromium"; \
+	{ ldconfig -p | grep -q 'libEGL.so.1 ' && ldconfig -p | grep -q 'libGL.so.1 '; } \
+		|| missing="$$missing libegl1 libgl1"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	elif [ ! -x $(CHROMIUM) ]; then \
 		$(PYTHON) -m playwright install chromium; \
-	fi
+	fi; \
+	[ -x $(CHROMIUM) ] && echo "Using $(CHROMIUM)" || true
 
 test: browser
 	$(PYTHON) -m pytest

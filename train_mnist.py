@@ -1,13 +1,17 @@
-"""Train digitpad's digit classifier on MNIST and write it to model/ (see model/loader.py).
+"""Train digitpad's digit classifier on MNIST and other writers' pen strokes; write it to model/.
 
-    python train_mnist.py --data PATH/TO/mnist.npz --epochs 20
+    python train_mnist.py --data PATH/TO/mnist.npz --pendigits PATH/TO/pendigits-orig.tra
     python train_mnist.py --evaluate            # accuracy of the committed model
 
-The network is a compact CNN (about 83,000 parameters). Browser drawings differ from MNIST's
-scanned pen strokes, so every training batch is freshly distorted: rotation, shear, scale,
-shift, elastic distortion and thinner or thicker strokes. Before training, a share of the
-sevens get a crossbar and a share of the ones get a long flag, the way they are written in much
-of Europe and Latin America, since MNIST's American writers rarely drew either.
+The network is a compact CNN. MNIST's writers are one population, so the training set also
+holds the pen strokes of 25 other writers (UCI's pendigits), drawn as the page draws them and
+preprocessed as the server does (handwriting/pendigits.py); five more writers are never trained
+on and, with MNIST's validation split, choose the epoch that is kept. Browser drawings differ
+from MNIST's scanned pen strokes, so every training batch is freshly distorted: rotation,
+shear, scale, shift, elastic distortion and thinner or thicker strokes, in NumPy, so that the
+script runs under any Keras backend. Before training, a share of MNIST's sevens get a crossbar
+and a share of its ones get a long flag, the way they are written in much of Europe and Latin
+America.
 """
 
 import argparse
@@ -15,6 +19,7 @@ import datetime
 import hashlib
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,8 +31,15 @@ from PIL import Image, ImageDraw
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
+from handwriting.pendigits import (  # noqa: E402
+    VALIDATION_WRITERS,
+    accuracy_report,
+    drawn_for_the_model,
+    read_pendigits,
+    split_by_writer,
+    validation_drawings,
+)
 from model.loader import (  # noqa: E402
     DEFAULT_MODEL_DIR,
     load_network,
@@ -54,6 +66,19 @@ def parse_arguments(argv=None):
         default=os.environ.get("MNIST_PATH"),
         help="path to mnist.npz in Keras's layout (default: $MNIST_PATH, else download)",
     )
+    parser.add_argument(
+        "--pendigits",
+        default=os.environ.get("PENDIGITS_PATH"),
+        help="path to pendigits-orig.tra, other writers' pen strokes "
+        "(default: $PENDIGITS_PATH, else download from the UCI repository)",
+    )
+    parser.add_argument(
+        "--pen-drawings",
+        type=int,
+        default=5,
+        help="drawings of each training writer's digit, each with its own size, place, slant and "
+        "pen (default 5)",
+    )
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
@@ -64,6 +89,14 @@ def parse_arguments(argv=None):
         default=None,
         help="width: filters in the first block of convolutions, the next blocks have 2x and 4x "
         "(default 16; a model started from --initial-model keeps its own)",
+    )
+    parser.add_argument(
+        "--ema",
+        type=float,
+        default=None,
+        metavar="MOMENTUM",
+        help="keep an exponential moving average of the weights (Polyak averaging) with this "
+        "momentum, e.g. 0.999, and judge, keep and save the averaged weights",
     )
     parser.add_argument(
         "--distortion",
@@ -78,14 +111,18 @@ def parse_arguments(argv=None):
         help="start from the weights of the model in this folder instead of from scratch",
     )
     parser.add_argument(
-        "--limit", type=int, default=None, help="train on the first N samples only (quick runs)"
+        "--limit",
+        type=int,
+        default=None,
+        help="train on the first N MNIST images and N pen digits only (quick runs)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="output folder")
     instead_of_training = parser.add_mutually_exclusive_group()
     instead_of_training.add_argument(
         "--evaluate",
         action="store_true",
-        help="do not train: load the model in --out and print its MNIST test accuracy",
+        help="do not train: load the model in --out and print its accuracy on MNIST's test set "
+        "and on the validation writers",
     )
     instead_of_training.add_argument(
         "--export-litert",
@@ -132,6 +169,31 @@ def file_sha256(path):
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# The UCI repository's archive of the pen-based digits; the trajectories inside may be compressed
+# with Unix compress (.Z), which gzip reads.
+PENDIGITS_URL = "https://archive.ics.uci.edu/static/public/81/pen+based+recognition+of+handwritten+digits.zip"
+PENDIGITS_FILE = "pendigits-orig.tra"
+
+
+def pendigits_path(path=None):
+    """The pen strokes' file: the path given, else downloaded (once) into Keras's cache."""
+    if path:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            sys.exit(f"pendigits file not found: {path}")
+        return path
+    folder = Path(keras.utils.get_file("pendigits.zip", origin=PENDIGITS_URL, extract=True))
+    found = sorted(folder.rglob(PENDIGITS_FILE)) or sorted(folder.rglob(PENDIGITS_FILE + ".Z"))
+    if not found:
+        sys.exit(f"{PENDIGITS_URL} holds no {PENDIGITS_FILE}; pass --pendigits PATH")
+    if found[0].suffix == ".Z":
+        plain = found[0].with_suffix("")
+        with open(plain, "wb") as output:
+            subprocess.run(["gzip", "-dc", str(found[0])], stdout=output, check=True)
+        return plain
+    return found[0]
 
 
 def split_validation(images, labels, rng, validation_size):
@@ -211,8 +273,12 @@ def add_writing_styles(images, labels, rng, share=0.3):
 
 
 # ---------------------------------------------------------------------------------------------
-# Augmentation: fresh distortions for every batch
+# Augmentation: fresh distortions for every batch, in NumPy
 # ---------------------------------------------------------------------------------------------
+# NumPy rather than TensorFlow ops or Keras's Random* layers: it runs the same under every Keras
+# backend (a GPU machine may have only PyTorch or JAX), costs a few milliseconds a batch on the
+# CPU while the network trains, and one resampling does rotation, shear, zoom, shift and the
+# elastic field together. The README gives the measurements behind this choice.
 
 MAX_ROTATION_DEGREES = 15
 MAX_SHEAR = 0.3
@@ -222,109 +288,113 @@ ELASTIC_SIGMA = 3.0
 MAX_ELASTIC_PIXELS = 1.0
 
 
-def change_stroke_width(images, strength):
+def neighbourhood(images, reduce):
+    """`reduce` (np.maximum or np.minimum) over each pixel's 3x3 neighbourhood, zeros outside."""
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))
+    rows = reduce(reduce(padded[:, :-2], padded[:, 1:-1]), padded[:, 2:])
+    return reduce(reduce(rows[:, :, :-2], rows[:, :, 1:-1]), rows[:, :, 2:])
+
+
+def change_stroke_width(images, rng, strength):
     """Thin or thicken each stroke by a random amount (a blend with an erosion or dilation)."""
-    dilated = tf.nn.max_pool2d(images, ksize=3, strides=1, padding="SAME")
-    eroded = -tf.nn.max_pool2d(-images, ksize=3, strides=1, padding="SAME")
-    amount = tf.random.uniform([tf.shape(images)[0], 1, 1, 1], -0.6, 1.0) * strength
-    return tf.where(
-        amount > 0,
-        images + amount * (dilated - images),
-        images - amount * (eroded - images),
-    )
+    amount = rng.uniform(-0.6, 1.0, size=(len(images), 1, 1)).astype(np.float32) * strength
+    target = np.where(amount > 0, neighbourhood(images, np.maximum), neighbourhood(images, np.minimum))
+    return images + np.abs(amount) * (target - images)
 
 
-def gaussian_kernel(sigma):
+def gaussian_matrix(size, sigma):
+    """Multiplying by this matrix smooths along one axis (a Gaussian, zeros beyond the edge)."""
     radius = int(3 * sigma)
-    offsets = tf.range(-radius, radius + 1, dtype=tf.float32)
-    kernel = tf.exp(-(offsets**2) / (2 * sigma**2))
-    return kernel / tf.reduce_sum(kernel)
+    offsets = np.arange(size)[:, None] - np.arange(size)[None, :]
+    weights = np.exp(-(offsets**2) / (2 * sigma**2)) * (np.abs(offsets) <= radius)
+    return weights / np.exp(-(np.arange(-radius, radius + 1) ** 2) / (2 * sigma**2)).sum()
 
 
-def elastic_displacement(batch_size, strength):
+SMOOTHING = gaussian_matrix(IMAGE_SIZE, ELASTIC_SIGMA).astype(np.float32)
+
+
+def elastic_displacement(batch_size, rng, strength):
     """Smooth random displacement fields (Simard et al., 2003), RMS size random per image."""
-    noise = tf.random.normal([batch_size, IMAGE_SIZE, IMAGE_SIZE, 2])
-    kernel = gaussian_kernel(ELASTIC_SIGMA)
-    rows_kernel = tf.tile(tf.reshape(kernel, [-1, 1, 1, 1]), [1, 1, 2, 1])
-    columns_kernel = tf.tile(tf.reshape(kernel, [1, -1, 1, 1]), [1, 1, 2, 1])
-    field = tf.nn.depthwise_conv2d(noise, rows_kernel, [1, 1, 1, 1], "SAME")
-    field = tf.nn.depthwise_conv2d(field, columns_kernel, [1, 1, 1, 1], "SAME")
-    rms = tf.sqrt(tf.reduce_mean(field**2, axis=[1, 2, 3], keepdims=True))
-    size = tf.random.uniform([batch_size, 1, 1, 1], 0.0, MAX_ELASTIC_PIXELS * strength)
-    return field / rms * size
+    noise = rng.standard_normal((batch_size, IMAGE_SIZE, IMAGE_SIZE, 2), dtype=np.float32)
+    # Smoothed along the columns, then along the rows: SMOOTHING @ each field @ SMOOTHING.T.
+    channels_first = noise.transpose(0, 3, 1, 2)
+    field = (SMOOTHING @ channels_first @ SMOOTHING.T).transpose(0, 2, 3, 1)
+    rms = np.sqrt((field**2).mean(axis=(1, 2, 3), keepdims=True))
+    size = rng.uniform(0.0, MAX_ELASTIC_PIXELS * strength, size=(batch_size, 1, 1, 1))
+    return field / rms * size.astype(np.float32)
 
 
-def random_affine(batch_size, strength):
+def random_affine(batch_size, rng, strength):
     """Per-image 2x2 matrices and shifts mapping output offsets to input offsets."""
-    uniform = lambda low, high: tf.random.uniform([batch_size], low, high)  # noqa: E731
+    uniform = lambda low, high: rng.uniform(low, high, size=batch_size)  # noqa: E731
     angle = uniform(-1, 1) * np.deg2rad(MAX_ROTATION_DEGREES) * strength
     shear = uniform(-1, 1) * MAX_SHEAR * strength
     zoom_x, zoom_y = (1 + (uniform(*ZOOM_RANGE) - 1) * strength for _ in "xy")
-    cos, sin = tf.cos(angle), tf.sin(angle)
+    cos, sin = np.cos(angle), np.sin(angle)
     # rotation @ shear @ inverse zoom, written out.
-    matrix = tf.reshape(
-        tf.stack(
-            [
-                cos / zoom_x,
-                (cos * shear - sin) / zoom_y,
-                sin / zoom_x,
-                (sin * shear + cos) / zoom_y,
-            ],
-            axis=1,
-        ),
-        [batch_size, 2, 2],
-    )
-    shift = tf.random.uniform([batch_size, 2], -1, 1) * MAX_SHIFT_PIXELS * strength
-    return matrix, shift
+    matrix = np.stack(
+        [cos / zoom_x, (cos * shear - sin) / zoom_y, sin / zoom_x, (sin * shear + cos) / zoom_y],
+        axis=1,
+    ).reshape(batch_size, 2, 2)
+    shift = rng.uniform(-1, 1, size=(batch_size, 2)) * MAX_SHIFT_PIXELS * strength
+    return matrix.astype(np.float32), shift.astype(np.float32)
 
 
 def bilinear_sample(images, rows, columns):
-    """Sample images (B, H, W, 1) at real-valued positions (B, H, W); outside is black."""
-    padded = tf.pad(images[..., 0], [[0, 0], [1, 1], [1, 1]])
-    rows = tf.clip_by_value(rows + 1, 0, IMAGE_SIZE + 0.999)
-    columns = tf.clip_by_value(columns + 1, 0, IMAGE_SIZE + 0.999)
-    top, left = tf.floor(rows), tf.floor(columns)
+    """Sample images (B, H, W) at real-valued positions (B, H, W); outside is black."""
+    batch_size, size = len(images), IMAGE_SIZE + 2
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1))).reshape(batch_size, -1)
+    rows = np.clip(rows + 1, 0, IMAGE_SIZE + 0.999)
+    columns = np.clip(columns + 1, 0, IMAGE_SIZE + 0.999)
+    top, left = np.floor(rows), np.floor(columns)
     row_weight, column_weight = rows - top, columns - left
-    top, left = tf.cast(top, tf.int32), tf.cast(left, tf.int32)
+    corner = (top.astype(np.int64) * size + left.astype(np.int64)).reshape(batch_size, -1)
 
-    def pixel(row, column):
-        return tf.gather_nd(padded, tf.stack([row, column], axis=-1), batch_dims=1)
+    def pixel(step):
+        return np.take_along_axis(padded, corner + step, axis=1).reshape(rows.shape)
 
-    value = (
-        pixel(top, left) * (1 - row_weight) * (1 - column_weight)
-        + pixel(top, left + 1) * (1 - row_weight) * column_weight
-        + pixel(top + 1, left) * row_weight * (1 - column_weight)
-        + pixel(top + 1, left + 1) * row_weight * column_weight
-    )
-    return value[..., tf.newaxis]
+    top_row = pixel(0) * (1 - column_weight) + pixel(1) * column_weight
+    bottom_row = pixel(size) * (1 - column_weight) + pixel(size + 1) * column_weight
+    return top_row * (1 - row_weight) + bottom_row * row_weight
 
 
-def augment(images, labels, strength=1.0):
-    """Distort a batch of float images (B, 28, 28, 1) in 0..255 with one resampling."""
-    batch_size = tf.shape(images)[0]
-    images = change_stroke_width(images, strength)
-    matrix, shift = random_affine(batch_size, strength)
+def augment(images, rng, strength=1.0):
+    """Distort a batch of float images (B, 28, 28) in 0..255 with one resampling."""
+    batch_size = len(images)
+    images = change_stroke_width(images, rng, strength)
+    matrix, shift = random_affine(batch_size, rng, strength)
     centre = (IMAGE_SIZE - 1) / 2
-    grid_rows, grid_columns = tf.meshgrid(
-        tf.range(IMAGE_SIZE, dtype=tf.float32), tf.range(IMAGE_SIZE, dtype=tf.float32), indexing="ij"
+    grid_rows, grid_columns = np.meshgrid(
+        np.arange(IMAGE_SIZE, dtype=np.float32), np.arange(IMAGE_SIZE, dtype=np.float32), indexing="ij"
     )
-    offsets = tf.stack([grid_columns - centre, grid_rows - centre], axis=-1)  # (H, W, xy)
-    source = tf.einsum("bij,hwj->bhwi", matrix, offsets) + centre + shift[:, None, None, :]
-    source += elastic_displacement(batch_size, strength)
-    return bilinear_sample(images, source[..., 1], source[..., 0]), labels
+    offsets = np.stack([grid_columns - centre, grid_rows - centre], axis=-1)  # (H, W, xy)
+    source = offsets @ matrix.transpose(0, 2, 1)[:, np.newaxis] + centre + shift[:, None, None, :]
+    source += elastic_displacement(batch_size, rng, strength)
+    return bilinear_sample(images, source[..., 1], source[..., 0]).astype(np.float32)
 
 
-def make_dataset(images, labels, batch_size, training, seed, distortion=1.0):
-    dataset = tf.data.Dataset.from_tensor_slices((to_model_input(images), labels))
-    if training:
-        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    if training:
-        dataset = dataset.map(
-            lambda images, labels: augment(images, labels, distortion),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+class AugmentedBatches(keras.utils.PyDataset):
+    """Shuffled training batches, freshly distorted every epoch, for any Keras backend."""
+
+    def __init__(self, images, labels, batch_size, seed, distortion=1.0):
+        super().__init__()
+        self.images, self.labels = images, labels
+        self.batch_size, self.distortion = batch_size, distortion
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(images))
+
+    def __len__(self):
+        return -(-len(self.images) // self.batch_size)
+
+    def __getitem__(self, index):
+        batch = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        images = self.images[batch].astype(np.float32)
+        if self.distortion:
+            images = augment(images, self.rng, self.distortion)
+        return images[..., np.newaxis], self.labels[batch]
+
+    def on_epoch_end(self):
+        self.order = self.rng.permutation(len(self.images))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,17 +443,63 @@ def build_model(filters=16):
 # ---------------------------------------------------------------------------------------------
 
 
+def predicted_digits(network, images, batch_size=1000):
+    """The network's digit for each uint8 image (N, 28, 28)."""
+    probabilities = network.predict(to_model_input(images), batch_size=batch_size, verbose=0)
+    return probabilities.argmax(axis=1)
+
+
 def evaluate(network, images, labels, batch_size=1000):
     """Return (overall accuracy, accuracy of each digit 0..9) on uint8 images."""
-    probabilities = network.predict(to_model_input(images), batch_size=batch_size, verbose=0)
-    correct = probabilities.argmax(axis=1) == labels
+    correct = predicted_digits(network, images, batch_size) == labels
     per_digit = [float(correct[labels == digit].mean()) for digit in range(NUM_CLASSES)]
     return float(correct.mean()), per_digit
+
+
+class ValidationScore(keras.callbacks.Callback):
+    """After each epoch: accuracy on the validation writers' drawings and on MNIST's validation
+    split. Their mean, `val_score`, picks the epoch whose weights are kept, so a model is never
+    chosen for MNIST alone, nor for the validation writers at MNIST's expense."""
+
+    def __init__(self, writers_images, writers_labels, mnist_images, mnist_labels):
+        super().__init__()
+        self.writers = (writers_images, writers_labels)
+        self.mnist = (mnist_images, mnist_labels)
+
+    def on_epoch_end(self, epoch, logs=None):
+        writers = float((predicted_digits(self.model, self.writers[0]) == self.writers[1]).mean())
+        mnist = float((predicted_digits(self.model, self.mnist[0]) == self.mnist[1]).mean())
+        if logs is not None:
+            logs.update(
+                val_writers_accuracy=writers, val_mnist_accuracy=mnist, val_score=(writers + mnist) / 2
+            )
+        print(f"Epoch {epoch + 1}: validation writers {writers:.2%}, MNIST validation {mnist:.2%}")
 
 
 def print_evaluation(accuracy, per_digit):
     print(f"MNIST test accuracy: {accuracy:.2%} ({10000 - round(accuracy * 10000)} errors in 10,000)")
     print("Per digit: " + "  ".join(f"{digit}: {value:.2%}" for digit, value in enumerate(per_digit)))
+
+
+def print_writer_evaluation(report):
+    worst = report["worst_writer"]
+    print(
+        f"Validation writers {', '.join(map(str, VALIDATION_WRITERS))} "
+        f"({report['images']:,} drawings): {report['accuracy']:.2%}, "
+        f"worst writer {worst}: {report['per_writer'][worst]:.2%}"
+    )
+    per_digit = report["per_digit"]
+    print("Per digit: " + "  ".join(f"{digit}: {value:.2%}" for digit, value in enumerate(per_digit)))
+
+
+def rounded(report):
+    """An accuracy report with its figures rounded for metadata.json."""
+    return {
+        **report,
+        "accuracy": round(report["accuracy"], 6),
+        "per_digit": [round(value, 6) for value in report["per_digit"]],
+        "per_writer": {str(writer): round(value, 6) for writer, value in report["per_writer"].items()},
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -398,27 +514,42 @@ def main(argv=None):
         save_litert(network, arguments.out, read_metadata(arguments.out))
         print(f"Wrote {arguments.out}/model.tflite")
         return network
-    (x_train, y_train), (x_test, y_test), data_sha256 = load_mnist(arguments.data)
+    (x_train, y_train), (x_test, y_test), mnist_sha256 = load_mnist(arguments.data)
+    pen_file = pendigits_path(arguments.pendigits)
+    pen_training, pen_validation = split_by_writer(read_pendigits(pen_file))
+    x_writers, y_writers, writer_ids = validation_drawings(pen_validation)
 
     if arguments.evaluate:
         network = load_network(arguments.out)
         print_evaluation(*evaluate(network, x_test, y_test))
+        print_writer_evaluation(
+            accuracy_report(y_writers, predicted_digits(network, x_writers), writer_ids)
+        )
         return network
 
-    # Reproducibility: one seed for NumPy, Python and TensorFlow (weights and augmentation).
+    # Reproducibility: one seed for NumPy, Python and the backend (weights and augmentation).
     keras.utils.set_random_seed(arguments.seed)
     rng = np.random.default_rng(arguments.seed)
 
     if arguments.limit:
         x_train, y_train = x_train[: arguments.limit], y_train[: arguments.limit]
+        pen_training = pen_training[: arguments.limit]
     validation_size = min(VALIDATION_SIZE, len(x_train) // 10)
     (x_train, y_train), (x_validation, y_validation) = split_validation(
         x_train, y_train, rng, validation_size
     )
     x_train, y_train = add_writing_styles(x_train, y_train, rng)
+    mnist_training_images = len(x_train)
+    # Other writers' pen strokes, drawn as the page draws and preprocessed as the server does.
+    x_pen, y_pen, _ = drawn_for_the_model(pen_training, arguments.pen_drawings, arguments.seed)
+    x_train = np.concatenate([x_train, x_pen])
+    y_train = np.concatenate([y_train, y_pen])
+    training_writers = sorted({digit.writer for digit in pen_training})
     print(
-        f"Training on {len(x_train):,} images ({len(x_validation):,} held out for validation), "
-        f"{arguments.epochs} epochs"
+        f"Training on {len(x_train):,} images: {mnist_training_images:,} from MNIST and "
+        f"{len(x_pen):,} drawings of {len(pen_training):,} pen digits by {len(training_writers)} "
+        f"writers; validating on {len(x_validation):,} MNIST images and {len(x_writers):,} "
+        f"drawings by writers {', '.join(map(str, VALIDATION_WRITERS))}; {arguments.epochs} epochs"
     )
 
     if arguments.initial_model:
@@ -428,27 +559,35 @@ def main(argv=None):
         network = build_model(arguments.filters or 16)
         initial_version = None
     network.compile(
-        optimizer=keras.optimizers.Adam(arguments.learning_rate),
+        optimizer=keras.optimizers.Adam(
+            arguments.learning_rate,
+            use_ema=arguments.ema is not None,
+            ema_momentum=arguments.ema or 0.99,
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     network.summary()
 
     callbacks = [
+        # With --ema, the averaged weights are put in place at the end of each epoch, before the
+        # callbacks below judge them and EarlyStopping keeps the best.
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if arguments.ema else []),
+        # Before the callbacks that read its figures.
+        ValidationScore(x_writers, y_writers, x_validation, y_validation),
         keras.callbacks.LearningRateScheduler(
             lambda epoch: arguments.learning_rate * 0.9**epoch
         ),
         # Never stops early (patience = all epochs): it keeps the best epoch's weights.
         keras.callbacks.EarlyStopping(
-            monitor="val_accuracy", patience=arguments.epochs, restore_best_weights=True
+            monitor="val_score", mode="max", patience=arguments.epochs, restore_best_weights=True
         ),
     ]
     started = time.monotonic()
     network.fit(
-        make_dataset(
-            x_train, y_train, arguments.batch_size, True, arguments.seed, arguments.distortion
+        AugmentedBatches(
+            x_train, y_train, arguments.batch_size, arguments.seed, arguments.distortion
         ),
-        validation_data=make_dataset(x_validation, y_validation, 1000, False, arguments.seed),
         epochs=arguments.epochs,
         callbacks=callbacks,
         verbose=arguments.verbose,
@@ -456,38 +595,72 @@ def main(argv=None):
     training_seconds = time.monotonic() - started
 
     accuracy, per_digit = evaluate(network, x_test, y_test)
+    writers_report = accuracy_report(y_writers, predicted_digits(network, x_writers), writer_ids)
     trained_at = datetime.datetime.now(datetime.timezone.utc)
     metadata = {
         "version": trained_at.strftime("%Y%m%d-%H%M%S") + f"-s{arguments.seed}",
         "trained_at": trained_at.isoformat(timespec="seconds"),
         "test_accuracy": round(accuracy, 6),
         "test_accuracy_per_digit": [round(value, 6) for value in per_digit],
+        "validation_writers_accuracy": round(writers_report["accuracy"], 6),
+        "evaluation": {
+            "mnist_test": {
+                "accuracy": round(accuracy, 6),
+                "per_digit": [round(value, 6) for value in per_digit],
+                "images": len(y_test),
+            },
+            "validation_writers": rounded(writers_report),
+        },
         "parameters": network.count_params(),
         "filters": next(
             layer.filters for layer in network.layers if isinstance(layer, keras.layers.Conv2D)
         ),
         "epochs": arguments.epochs,
         "distortion": arguments.distortion,
+        "ema_momentum": arguments.ema,
         "initial_model": initial_version,
         "batch_size": arguments.batch_size,
+        "learning_rate": arguments.learning_rate,
         "seed": arguments.seed,
         "training_samples": len(x_train),
         "training_seconds": round(training_seconds, 1),
         "seconds_per_epoch": round(training_seconds / arguments.epochs, 1),
-        "data_sha256": data_sha256,
+        "data_sha256": mnist_sha256,
+        "data": {
+            "mnist": {
+                "file": Path(arguments.data).name if arguments.data else "mnist.npz",
+                "sha256": mnist_sha256,
+                "training_images": mnist_training_images,
+            },
+            "pendigits": {
+                "file": pen_file.name,
+                "sha256": file_sha256(pen_file),
+                "training_digits": len(pen_training),
+                "drawings_per_digit": arguments.pen_drawings,
+                "training_drawings": len(x_pen),
+            },
+        },
+        "writer_split": {"training": training_writers, "validation": list(VALIDATION_WRITERS)},
         "command": "python train_mnist.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "versions": {
             "python": platform.python_version(),
-            "tensorflow": tf.__version__,
             "keras": keras.__version__,
+            "backend": keras.backend.backend(),
+            keras.backend.backend(): backend_version(),
             "numpy": np.__version__,
         },
     }
-    save_network(network, arguments.out, metadata)
-    print(f"Wrote {arguments.out}/model.json, model.h5, model.tflite and metadata.json")
+    written = save_network(network, arguments.out, metadata)
+    print(f"Wrote {', '.join(written)} in {arguments.out}")
     print(f"Training took {training_seconds:.0f} s ({metadata['seconds_per_epoch']} s per epoch)")
     print_evaluation(accuracy, per_digit)
+    print_writer_evaluation(writers_report)
     return network
+
+
+def backend_version():
+    """The version of the library under Keras (TensorFlow, PyTorch or JAX)."""
+    return __import__(keras.backend.backend()).__version__
 
 
 if __name__ == "__main__":

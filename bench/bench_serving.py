@@ -18,10 +18,12 @@ import os
 import statistics
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
 
+from handwriting.render import SENT_SIZE
 from model.loader import load_network
 from model.preprocessing import decode_data_url, to_model_input
 from model.service import DigitClassifier
@@ -34,15 +36,13 @@ from tests.procfile_server import (
 )
 from tests.strokes import STROKE_DIGITS, encode, render
 
-CANVAS_SIZE = 112  # The page sends its drawing at this size (SENT_SIZE in static/app.js).
-
 
 def drawn_digit_bodies():
     """(JSON body as the page sends it, label) for every example digit."""
     bodies = []
     for _, label, strokes in STROKE_DIGITS:
         # Opaque RGBA, as a canvas filled with white gives it.
-        png = encode(render(strokes, size=CANVAS_SIZE).convert("RGBA"))
+        png = encode(render(strokes, size=SENT_SIZE).convert("RGBA"))
         url = "data:image/png;base64," + base64.b64encode(png).decode()
         bodies.append((json.dumps({"image": url}).encode(), label))
     return bodies
@@ -197,6 +197,9 @@ def main():
                         help="run the digitpad settings this many times, interleaved, and also "
                              "print each one's median (the machine's noise is often 10 %%)")
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--model-dirs", nargs="+", default=[None], metavar="DIR",
+                        help="serve these model folders in turn, each with every setting, in the "
+                             "same run (default: the served model only)")
     arguments = parser.parse_args()
 
     bodies = drawn_digit_bodies()
@@ -204,9 +207,16 @@ def main():
     print(f"{len(bodies)} drawn digits, {arguments.workers} workers x {arguments.threads} threads, "
           f"{arguments.seconds:.0f} s per client count, {os.cpu_count()} cores")
 
-    settings = [("no batching", {"DIGITPAD_BATCH_MAX_SIZE": "1"})] + [
+    batching = [("no batching", {"DIGITPAD_BATCH_MAX_SIZE": "1"})] + [
         (f"batching, wait {wait:g} ms", {"DIGITPAD_BATCH_MAX_WAIT_MS": str(wait)})
         for wait in arguments.batch_waits
+    ]
+    settings = [
+        (name if model_dir is None else f"{name}, {model_dir}",
+         environment if model_dir is None
+         else {**environment, "DIGITPAD_MODEL_DIR": str(Path(model_dir).resolve())})
+        for model_dir in arguments.model_dirs
+        for name, environment in batching
     ]
     runs = {name: [] for name, _ in settings}
     for _ in range(arguments.rounds):

@@ -18,9 +18,9 @@ from playwright.sync_api import sync_playwright
 from model.loader import DEFAULT_MODEL_DIR
 from model.preprocessing import decode_data_url, naive_resize
 from model.service import DigitClassifier
-from tests.conftest import chromium_launch_options, serving_in_background
+from tests.conftest import DESKTOP, chromium_launch_options, serving_in_background
 from tests.strokes import STROKE_DIGITS
-from tests.test_e2e import DESKTOP, draw_with_mouse, expect_state
+from tests.test_e2e import draw_with_mouse, expect_state
 
 VARIANTS = {
     "as drawn": (1.0, (0.0, 0.0)),

@@ -37,7 +37,10 @@ class ModelFilesError(RuntimeError):
 
 
 def save_network(network, directory, metadata):
-    """Write the network, its LiteRT conversion and its metadata to `directory`, atomically."""
+    """Write the network, its LiteRT conversion and its metadata to `directory`, atomically.
+
+    Returns the names of the files written (model.tflite only where TensorFlow is installed).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights_path = _temporary_path(directory, WEIGHTS_FILE)
@@ -47,19 +50,41 @@ def save_network(network, directory, metadata):
         os.replace(weights_path, directory / WEIGHTS_FILE)
     finally:
         weights_path.unlink(missing_ok=True)
-    _write_atomically(directory / ARCHITECTURE_FILE, network.to_json(indent=1).encode())
-    save_litert(network, directory, metadata)
+    # The architecture alone: a compiled network's JSON also names its optimizer's class, which
+    # under the PyTorch or JAX backend is a backend module that the other backends cannot load.
+    architecture = json.loads(network.to_json())
+    architecture.pop("compile_config", None)
+    _write_atomically(directory / ARCHITECTURE_FILE, json.dumps(architecture, indent=1).encode())
+    converted = save_litert(network, directory, metadata)
+    return [ARCHITECTURE_FILE, WEIGHTS_FILE, *([LITERT_FILE] if converted else []), METADATA_FILE]
 
 
 def save_litert(network, directory, metadata):
-    """Convert the network for LiteRT, and record in the metadata what it was converted from."""
-    import tensorflow as tf
+    """Convert the network for LiteRT, and record in the metadata what it was converted from.
 
+    The converter is TensorFlow's. Where TensorFlow is not installed (a GPU machine training
+    under Keras's PyTorch or JAX backend), only the metadata is written, and model.tflite is
+    made later with `python train_mnist.py --export-litert` where TensorFlow is. Returns whether
+    model.tflite was written.
+    """
     directory = Path(directory)
+    try:
+        import tensorflow as tf
+    except ImportError:
+        (directory / LITERT_FILE).unlink(missing_ok=True)
+        _write_atomically(
+            directory / METADATA_FILE, (json.dumps(metadata, indent=2) + "\n").encode()
+        )
+        print(
+            f"TensorFlow is not installed: no {LITERT_FILE} written. Run "
+            f"`python train_mnist.py --export-litert --out {directory}` where it is."
+        )
+        return False
     flatbuffer = tf.lite.TFLiteConverter.from_keras_model(network).convert()
     _write_atomically(directory / LITERT_FILE, flatbuffer)
     metadata = {**metadata, "model_files_sha256": model_files_sha256(directory)}
     _write_atomically(directory / METADATA_FILE, (json.dumps(metadata, indent=2) + "\n").encode())
+    return True
 
 
 def model_files_sha256(directory):

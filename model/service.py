@@ -173,9 +173,15 @@ class DigitClassifier:
 
     def describe(self):
         """What /api/model reports."""
+        writers = self.metadata.get("evaluation", {}).get("validation_writers", {})
+        worst = writers.get("worst_writer")
         return {
             "version": self.version,
             "test_accuracy": self.metadata.get("test_accuracy"),
+            # Digits of people the model never saw, drawn as the page draws (bench/writer_accuracy.py).
+            "validation_writers_accuracy": writers.get("accuracy"),
+            "worst_validation_writer_accuracy": writers.get("per_writer", {}).get(str(worst)),
+            "validation_writers": self.metadata.get("writer_split", {}).get("validation"),
             "parameters": self.metadata.get("parameters"),
             "trained_at": self.metadata.get("trained_at"),
             "runtime": self.runtime,

@@ -381,16 +381,20 @@ function capitalise(text) {
 }
 
 // Predictions name the model that made them; the server may have loaded a newer one since the
-// page asked /api/model, and then the old model's test accuracy no longer applies.
-function showModelVersion(version, testAccuracy = null) {
-  if (!version || (version === shownModelVersion && testAccuracy === null)) {
+// page asked /api/model, and then the old model's accuracy no longer applies.
+function showModelVersion(version, info = null) {
+  if (!version || (version === shownModelVersion && info === null)) {
     return;
   }
   shownModelVersion = version;
-  const accuracy = typeof testAccuracy === "number"
-    ? ` · ${formatPercent(testAccuracy)} accurate on the MNIST test set`
-    : "";
-  modelVersionText.textContent = `Model ${version}${accuracy}`;
+  const figures = [];
+  if (info && typeof info.test_accuracy === "number") {
+    figures.push(`${formatPercent(info.test_accuracy)} accurate on the MNIST test set`);
+  }
+  if (info && typeof info.validation_writers_accuracy === "number") {
+    figures.push(`${formatPercent(info.validation_writers_accuracy)} on pen digits by people it never saw`);
+  }
+  modelVersionText.textContent = [`Model ${version}`, ...figures].join(" · ");
 }
 
 async function loadModelInfo() {
@@ -400,7 +404,7 @@ async function loadModelInfo() {
       return;
     }
     const info = await response.json();
-    showModelVersion(info.version, info.test_accuracy);
+    showModelVersion(info.version, info);
   } catch {
     // The footer keeps saying the version is unknown; predictions still report it.
   }

@@ -25,6 +25,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 ARTIFACTS = ROOT / "test-artifacts"
+DESKTOP = {"width": 1100, "height": 800}
 
 
 def chromium_launch_options():
@@ -45,16 +46,25 @@ def artifacts_dir():
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
-def mnist_path():
-    """The MNIST file from $MNIST_PATH; skipped where there is none, but never in CI."""
-    path = os.environ.get("MNIST_PATH")
+def data_file(variable, what):
+    """The data file named by $variable; skipped where there is none, but never in CI."""
+    path = os.environ.get(variable)
     if path and Path(path).is_file():
         return Path(path)
-    message = f"MNIST data not found: set MNIST_PATH to mnist.npz (now {path!r})"
+    message = f"{what} not found: set {variable} (now {path!r})"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def mnist_path():
+    return data_file("MNIST_PATH", "MNIST data (mnist.npz)")
+
+
+@pytest.fixture(scope="session")
+def pendigits_file():
+    return data_file("PENDIGITS_PATH", "pen strokes (pendigits-orig.tra)")
 
 
 @pytest.fixture(scope="session")
@@ -95,3 +105,13 @@ def live_server_url(classifier):
     """The real app with the committed model, served on 127.0.0.1 in a background thread."""
     with serving_in_background(classifier) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def pad(browser, live_server_url):
+    """One desktop page shared by a module's tests that clear it before drawing."""
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.goto(live_server_url)
+    yield page
+    context.close()

@@ -6,13 +6,15 @@ fill roughly the middle 60% of the height and are about half to two thirds as wi
 are tall, as on a writing pad. Several writing styles per digit, including the crossed seven
 and the flagged one of continental Europe and Latin America, which MNIST's writers rarely used.
 
-    python tests/strokes.py OUT.png    # a contact sheet of every example, to look at them
+    python -m tests.strokes OUT.png    # a contact sheet of every example, to look at them
 """
 
-import io
 import math
 
 from PIL import Image, ImageDraw
+
+# The project's one stroke renderer, the page's drawing in Skia; tests draw their images with it.
+from handwriting.render import encode, render  # noqa: F401
 
 
 def arc(centre_x, centre_y, radius_x, radius_y, start_degrees, end_degrees, points=40):
@@ -285,32 +287,6 @@ def to_canvas(strokes, box, scale=1.0, offset=(0.0, 0.0)):
         ]
         for stroke in strokes
     ]
-
-
-def render(strokes, size=280, pen_fraction=1 / 14, scale=1.0, offset=(0.0, 0.0)):
-    """A black-on-white greyscale image of the strokes, drawn with a round pen.
-
-    `size` is one side or (width, height); the unit square is the centred square on the shorter
-    side, and the pen is `pen_fraction` of that side wide. `scale` and `offset` as in to_canvas.
-    """
-    width, height = (size, size) if isinstance(size, int) else size
-    side = min(width, height)
-    image = Image.new("L", (width, height), 255)
-    draw = ImageDraw.Draw(image)
-    pen = max(1, round(side * pen_fraction))
-    box = {"x": (width - side) / 2, "y": (height - side) / 2, "width": side, "height": side}
-    for stroke in to_canvas(strokes, box, scale, offset):
-        draw.line(stroke, fill=0, width=pen, joint="curve")
-        for x, y in (stroke[0], stroke[-1]):
-            draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=0)
-    return image
-
-
-def encode(image, format="PNG", **options):
-    """The bytes of the image saved as a file (PNG unless another format is named)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format=format, **options)
-    return buffer.getvalue()
 
 
 def contact_sheet(size=140, columns=6):

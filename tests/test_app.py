@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from app import create_app, json_nesting_depth
+from handwriting.pendigits import VALIDATION_WRITERS
 from model.preprocessing import decode_data_url
 from model.service import DigitClassifier
 from tests.strokes import encode, render, strokes_named
@@ -212,7 +213,10 @@ def test_readyz_is_503_until_the_model_is_loaded_and_says_why_it_failed(tmp_path
 
 def test_api_model_describes_the_model(client):
     info = client.get("/api/model").get_json()
-    assert info["test_accuracy"] >= 0.995 and info["parameters"] < 500_000
+    assert info["test_accuracy"] >= 0.9945 and info["parameters"] < 500_000
+    assert 0.99 <= info["validation_writers_accuracy"] <= 1.0
+    assert 0.96 <= info["worst_validation_writer_accuracy"] <= info["validation_writers_accuracy"]
+    assert info["validation_writers"] == list(VALIDATION_WRITERS)
     assert info["runtime"] and info["device"] and info["version"] and info["trained_at"]
     assert info["ready"] is True
 

@@ -11,24 +11,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import DESKTOP
 from tests.strokes import STROKE_DIGITS, render, strokes_named, to_canvas
 
 pytestmark = pytest.mark.e2e
 
-DESKTOP = {"width": 1100, "height": 800}
 PHONE = {"width": 390, "height": 844}
 PERCENT = re.compile(r"^>?\d{1,3}(\.\d)?%$")
 PERCENT_CONFIDENT = re.compile(r"^>?\d{1,3}(\.\d)?% confident$")
-
-
-@pytest.fixture(scope="module")
-def pad(browser, live_server_url):
-    """One desktop page shared by the tests that clear it before drawing."""
-    context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    page.goto(live_server_url)
-    yield page
-    context.close()
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +164,10 @@ def test_result_shows_confidence_probabilities_and_model_input(pad, artifacts_di
     expect(pad.locator("[aria-live=polite]")).to_have_text(
         re.compile(r"^Predicted 7, >?\d{1,3}(\.\d)?% confident")
     )
-    expect(pad.locator("footer")).to_contain_text(re.compile(r"Model \S+"))
+    expect(pad.locator("footer")).to_contain_text(re.compile(
+        r"Model \S+ · \d+(\.\d)?% accurate on the MNIST test set · "
+        r"\d+(\.\d)?% on pen digits by people it never saw"
+    ))
 
     pad.screenshot(
         path=artifacts_dir / "e2e-page.png", full_page=True, animations="disabled"
