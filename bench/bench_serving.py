@@ -211,10 +211,8 @@ def main():
         (f"batching, wait {wait:g} ms", {"DIGITPAD_BATCH_MAX_WAIT_MS": str(wait)})
         for wait in arguments.batch_waits
     ]
-    settings = [
-        (name if model_dir is None else f"{name}, {model_dir}",
-         environment if model_dir is None
-         else {**environment, "DIGITPAD_MODEL_DIR": str(Path(model_dir).resolve())})
+    settings = batching if arguments.model_dirs == [None] else [
+        (f"{name}, {model_dir}", {**environment, "DIGITPAD_MODEL_DIR": str(Path(model_dir).resolve())})
         for model_dir in arguments.model_dirs
         for name, environment in batching
     ]

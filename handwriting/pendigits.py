@@ -19,11 +19,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from handwriting.render import PEN_WIDTH_SHARE, SENT_SIZE, encode, render
+from model.preprocessing import preprocess
 
 # Drawn by random.Random(10).sample(range(1, 31), 5) before any model was trained on the
 # strokes, and never changed since: these writers choose epochs, augmentation and architecture,
 # and are never trained on.
 VALIDATION_WRITERS = (1, 2, 14, 16, 19)
+# Their digits are each drawn twice to be judged: as the page draws them by default, and once
+# more with random variety (always the same, from this seed).
+EVALUATION_DRAWINGS = 2
+EVALUATION_SEED = 0
 
 # Catmull-Rom points per 100 ms step: 4 gives a point every 25 ms, as dense as a slow browser's.
 POINTS_PER_STEP = 4
@@ -141,10 +146,12 @@ def page_strokes(digit, drawing=PAGE_DRAWING):
     points = np.concatenate(strokes)
     low, high = points.min(axis=0), points.max(axis=0)
     extent = np.maximum(high - low, 1e-6)
-    # Digits are drawn to a height; a very wide one is kept inside the pad.
-    scale = min(drawing.height / extent[1], 0.9 / extent[0])
-    centre = (low + high) / 2
-    return [(stroke - centre) * scale + drawing.centre for stroke in strokes]
+    # Digits are drawn to a height; a very wide one is narrowed to fit the pad, pen and all.
+    scale = min(drawing.height / extent[1], (0.95 - drawing.pen_share) / extent[0])
+    # The centre asked for moves as little as needed to keep the ink and its pen on the pad.
+    margin = extent * scale / 2 + drawing.pen_share / 2
+    place = np.clip(drawing.centre, margin, 1 - margin)
+    return [(stroke - (low + high) / 2) * scale + place for stroke in strokes]
 
 
 def draw(digit, drawing=PAGE_DRAWING):
@@ -159,8 +166,6 @@ def drawn_for_the_model(digits, drawings_per_digit, seed, page_drawing_first=Fal
 
     With `page_drawing_first`, each digit's first drawing is PAGE_DRAWING, the rest random.
     """
-    from model.preprocessing import preprocess
-
     rng = np.random.default_rng(seed)
     images, labels, writers = [], [], []
     for digit in digits:
@@ -196,12 +201,6 @@ def accuracy_report(labels, predicted, writers):
         "worst_writer": worst,
         "images": int(len(correct)),
     }
-
-
-# The validation writers' digits are each drawn twice to be judged: as the page draws them by
-# default, and once more with random variety (always the same, from this seed).
-EVALUATION_DRAWINGS = 2
-EVALUATION_SEED = 0
 
 
 def validation_drawings(digits):

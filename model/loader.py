@@ -71,20 +71,20 @@ def save_litert(network, directory, metadata):
     try:
         import tensorflow as tf
     except ImportError:
+        tf = None
+    if tf is None:
         (directory / LITERT_FILE).unlink(missing_ok=True)
-        _write_atomically(
-            directory / METADATA_FILE, (json.dumps(metadata, indent=2) + "\n").encode()
-        )
+        metadata = {key: value for key, value in metadata.items() if key != "model_files_sha256"}
         print(
             f"TensorFlow is not installed: no {LITERT_FILE} written. Run "
             f"`python train_mnist.py --export-litert --out {directory}` where it is."
         )
-        return False
-    flatbuffer = tf.lite.TFLiteConverter.from_keras_model(network).convert()
-    _write_atomically(directory / LITERT_FILE, flatbuffer)
-    metadata = {**metadata, "model_files_sha256": model_files_sha256(directory)}
+    else:
+        flatbuffer = tf.lite.TFLiteConverter.from_keras_model(network).convert()
+        _write_atomically(directory / LITERT_FILE, flatbuffer)
+        metadata = {**metadata, "model_files_sha256": model_files_sha256(directory)}
     _write_atomically(directory / METADATA_FILE, (json.dumps(metadata, indent=2) + "\n").encode())
-    return True
+    return tf is not None
 
 
 def model_files_sha256(directory):

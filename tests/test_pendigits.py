@@ -109,12 +109,25 @@ def test_page_strokes_flip_y_and_put_the_digit_where_the_drawing_says():
     assert crossbar_start[1] > top_bar_start[1] + 0.2
 
 
-def test_random_drawings_stay_on_the_pad():
+def test_random_drawings_keep_ink_and_pen_on_the_pad():
     rng = np.random.default_rng(0)
     _, seven = parse_pendigits(UNIPEN_TEXT)
-    for _ in range(200):
-        points = np.concatenate(page_strokes(seven, random_drawing(rng)))
-        assert points.min() >= 0.0 and points.max() <= 1.0
+    # A wide, flat digit (a long dash): its box reaches the edge of the pad at many centres.
+    dash = PenDigit(1, 3, (np.array([[0.0, 100.0], [500.0, 110.0]]),))
+    for digit in (seven, dash):
+        for _ in range(300):
+            drawing = random_drawing(rng)
+            points = np.concatenate(page_strokes(digit, drawing))
+            pen = drawing.pen_share / 2
+            assert points.min() - pen >= -1e-9 and points.max() + pen <= 1 + 1e-9
+
+
+def test_a_centre_near_the_edge_moves_only_as_far_as_the_ink_needs():
+    _, seven = parse_pendigits(UNIPEN_TEXT)
+    inside = np.concatenate(page_strokes(seven, Drawing(height=0.4, centre=(0.5, 0.5))))
+    pushed = np.concatenate(page_strokes(seven, Drawing(height=0.4, centre=(0.98, 0.5))))
+    assert pushed[:, 0].max() + PAGE_DRAWING.pen_share / 2 == pytest.approx(1.0)
+    np.testing.assert_allclose(pushed[:, 1], inside[:, 1])  # Only x had to move.
 
 
 def test_drawn_for_the_model_goes_through_the_served_preprocessing():
