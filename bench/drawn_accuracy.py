@@ -11,6 +11,7 @@ the naive answer on the very same drawing.
 
 import argparse
 import logging
+import tempfile
 
 import numpy as np
 from playwright.sync_api import sync_playwright
@@ -69,7 +70,11 @@ def main():
     if not classifier.ready:
         parser.error(f"the model cannot be loaded: {classifier.load_error}")
 
-    with serving_in_background(classifier) as url, sync_playwright() as playwright:
+    with (
+        tempfile.TemporaryDirectory() as database_folder,
+        serving_in_background(classifier, database_folder) as (url, _),
+        sync_playwright() as playwright,
+    ):
         browser = playwright.chromium.launch(**chromium_launch_options())
         page = browser.new_page(viewport=DESKTOP)
         page.goto(url)

@@ -165,11 +165,15 @@ class DigitClassifier:
 
     def classify(self, data, predict=None):
         """The whole path for one image's bytes. `predict` may be a batcher's submit()."""
+        return self.read(data, predict)[1]
+
+    def read(self, data, predict=None):
+        """(the network's 28x28 input or None when there is no ink, the answer) for one image."""
         digit_image = self.preprocess(data)
         if digit_image is None:
-            return self.postprocess(None, None)
+            return None, self.postprocess(None, None)
         probabilities = (predict or self.predict)(digit_image[np.newaxis])[0]
-        return self.postprocess(digit_image, probabilities)
+        return digit_image, self.postprocess(digit_image, probabilities)
 
     def describe(self):
         """What /api/model reports."""

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,15 +27,28 @@ def gunicorn_command(*arguments):
     return [str(Path(sys.executable).parent / "gunicorn"), *arguments]
 
 
+def procfile_line(process_type):
+    """The command of one of the Procfile's process types ("web", "release")."""
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return next(line for line in lines if line.startswith(f"{process_type}:")).split(":", 1)[1]
+
+
 def procfile_web_command(port):
     """The Procfile's web command with $PORT filled in, listening on loopback only."""
-    line = next(
-        line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")
-    )
-    command = line.split(":", 1)[1].replace("$PORT", str(port)).replace("0.0.0.0", "127.0.0.1")
+    command = procfile_line("web").replace("$PORT", str(port)).replace("0.0.0.0", "127.0.0.1")
     program, *arguments = shlex.split(command)
     assert program == "gunicorn", f"the Procfile's web process runs {program}, not gunicorn"
     return gunicorn_command(*arguments)
+
+
+def run_release_phase(environment):
+    """The Procfile's release command (the database migrations), as Heroku runs it before the
+    web processes start; the virtual environment's programs, whether or not it is on PATH."""
+    program, *arguments = shlex.split(procfile_line("release"))
+    subprocess.run(
+        [str(Path(sys.executable).parent / program), *arguments],
+        cwd=ROOT, env=environment, check=True, capture_output=True, timeout=120,
+    )
 
 
 @contextmanager
@@ -46,6 +60,13 @@ def procfile_server(environment=None, ready_timeout=90, log_path=None, command=p
     port = free_port()
     env = {**os.environ, "PORT": str(port), "DIGITPAD_RATE_LIMIT": "", **(environment or {})}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a fresh one.
+    database_folder = None
+    if "DATABASE_URL" not in env:
+        # Never the checkout's own instance/ database.
+        database_folder = tempfile.TemporaryDirectory(prefix="digitpad-database-")
+        env["DATABASE_URL"] = f"sqlite:///{database_folder.name}/digitpad.sqlite3"
+    if command is procfile_web_command:
+        run_release_phase(env)
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
         command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -56,14 +77,23 @@ def procfile_server(environment=None, ready_timeout=90, log_path=None, command=p
         wait_until_ready(base_url, process, ready_timeout)
         yield base_url, process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process)
         if log_path:
             log.close()
+        if database_folder:
+            database_folder.cleanup()
+
+
+def stop_process_group(process, first_signal=signal.SIGTERM):
+    """End the server we started (its whole process group), gracefully if it can."""
+    try:
+        os.killpg(process.pid, first_signal)
+        process.wait(timeout=30)
+    except ProcessLookupError:  # Already gone (a test killed it).
+        process.wait()
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def worker_pids(master_pid):

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app import create_app, json_nesting_depth
+from app import Config, create_app
 from handwriting.pendigits import VALIDATION_WRITERS
 from model.preprocessing import decode_data_url
 from model.service import DigitClassifier
 from tests.strokes import encode, render, strokes_named
+from web.image_input import json_nesting_depth
 
 
 def model_input_of(answer):
@@ -289,3 +290,38 @@ def test_probabilities_match_the_network_on_the_shown_image(client, classifier, 
     body = client.post("/predict/", data=seven_png, content_type="image/png").get_json()
     direct = classifier.predict(model_input_of(body)[np.newaxis])[0]
     np.testing.assert_allclose(body["probabilities"], direct, atol=1e-5)
+
+
+class FakeClock:
+    """Stands in for the time module in the rate limiter's storage: time passes when told."""
+
+    def __init__(self):
+        self.now = 1_800_000_000.0
+
+    def time(self):
+        return self.now
+
+
+def test_the_default_rate_limit_lets_a_fast_drawer_through_and_stops_a_flood(classifier, monkeypatch, seven_png):
+    import limits.storage.memory
+
+    clock = FakeClock()
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
+    app = create_app({"TESTING": True, "CLASSIFIER": classifier, "RATE_LIMIT": Config.RATE_LIMIT})
+    client = app.test_client()
+    # A digit every 2 s for 10 minutes, with live answers: the page sends at most one request
+    # per LIVE_ANSWER_INTERVAL_MS while the pen moves (static/app.js), here through a 1.5 s stroke,
+    # and one when it lifts.
+    live_interval = 0.25
+    statuses = []
+    for _ in range(300):
+        started = clock.now
+        for request_number in range(int(1.5 / live_interval) + 1):
+            clock.now = started + request_number * live_interval
+            statuses.append(client.post("/predict/", data=seven_png, content_type="image/png").status_code)
+        clock.now = started + 2.0
+    assert len(statuses) == 300 * 7 and set(statuses) == {200}
+    # A flood from one address is stopped within its first second.
+    clock.now += 60
+    flood = [client.post("/predict/", data=seven_png, content_type="image/png").status_code for _ in range(60)]
+    assert flood.count(200) == 20 and flood[20:] == [429] * 40

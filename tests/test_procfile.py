@@ -1,10 +1,15 @@
+import os
+import sqlite3
+
 import pytest
 import requests
 
 from tests.procfile_server import (
     cpu_seconds,
+    procfile_line,
     procfile_server,
     procfile_web_command,
+    run_release_phase,
     worker_pids,
 )
 from tests.strokes import encode, render, strokes_named
@@ -39,3 +44,13 @@ def test_the_procfile_web_process_serves_the_app(tmp_path):
         assert len(workers) == 2 and all(cpu_seconds(pid) > 0 for pid in workers)
     log = log_path.read_text()
     assert '"POST /predict/ HTTP/1.1" 200' in log  # The access log goes to stdout.
+
+
+def test_the_release_phase_migrates_the_database_the_web_process_uses(tmp_path):
+    database = tmp_path / "release.sqlite3"
+    assert procfile_line("release").split() == ["flask", "--app", "app", "db", "upgrade"]
+    run_release_phase({**os.environ, "DATABASE_URL": f"sqlite:///{database}"})
+    with sqlite3.connect(database) as connection:
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"corrections", "settings", "alembic_version"} <= tables
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)

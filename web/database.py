@@ -1,0 +1,177 @@
+"""The database: where corrections are kept (SQLAlchemy 2 through Flask-SQLAlchemy, Alembic
+migrations through Flask-Migrate, in `migrations/`).
+
+SQLite in the instance folder by default, so `make run` needs no server; PostgreSQL (or any
+SQLAlchemy URL) when DATABASE_URL is set, as Heroku sets it. Nothing here is touched by
+/predict/: the database may be down and predictions go on.
+"""
+
+import datetime
+import hashlib
+import hmac
+import logging
+from pathlib import Path
+
+from flask import current_app
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+log = logging.getLogger("digitpad")
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Relative SQLite paths are put in the app's instance folder by Flask-SQLAlchemy.
+DEFAULT_DATABASE_URL = "sqlite:///digitpad.sqlite3"
+KINDS = ("wrong", "right")
+CLIENT_SALT_SETTING = "client_salt"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached or is locked; the message says so for people."""
+
+
+class Correction(db.Model):
+    """One drawing a person told us the right digit for, with what the model said of it."""
+
+    __tablename__ = "corrections"
+    __table_args__ = (
+        CheckConstraint("label BETWEEN 0 AND 9", name="label_is_a_digit"),
+        CheckConstraint("predicted BETWEEN 0 AND 9", name="predicted_is_a_digit"),
+        CheckConstraint("kind IN ('wrong', 'right')", name="kind_is_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # UTC, without a time zone: SQLite has no time zone type, and one meaning for both databases.
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, index=True)
+    # When the person chose another digit for the same drawing.
+    updated_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    label: Mapped[int] = mapped_column(SmallInteger)
+    kind: Mapped[str] = mapped_column(String(5))
+    # What the server's own model read, never what the page says it showed.
+    predicted: Mapped[int] = mapped_column(SmallInteger)
+    confidence: Mapped[float]
+    model_version: Mapped[str] = mapped_column(String(64), index=True)
+    # The network's 28x28 input (784 bytes, row by row) and the drawing as a PNG.
+    model_input: Mapped[bytes] = mapped_column(LargeBinary)
+    drawing: Mapped[bytes] = mapped_column(LargeBinary)
+    drawing_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    # A salted hash of the client's address: who sent what, without keeping addresses.
+    client: Mapped[str] = mapped_column(String(32), index=True)
+
+
+class Setting(db.Model):
+    """Values that belong to one database, such as the salt of the client hashes."""
+
+    __tablename__ = "settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
+def sqlalchemy_url(url):
+    """A DATABASE_URL as SQLAlchemy takes it, with the PostgreSQL driver that is installed.
+
+    Heroku spells PostgreSQL URLs `postgres://`, which SQLAlchemy 1.4 and later refuse.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def engine_options(url, busy_timeout_seconds):
+    # Connections are checked before use, so the database coming back after a restart is
+    # noticed without restarting the app.
+    options = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        # A stopped server is noticed within seconds instead of the system's TCP timeout.
+        options["connect_args"] = {
+            "connect_timeout": max(1, round(busy_timeout_seconds)),
+            "options": f"-c statement_timeout={round(busy_timeout_seconds * 1000)}",
+        }
+    elif url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": busy_timeout_seconds}
+    return options
+
+
+def set_sqlite_pragmas(connection, _record):
+    cursor = connection.cursor()
+    # WAL: readers never wait for the writer. synchronous=FULL: a committed transaction is on
+    # disk before the commit returns, so a 201 survives the process (and the machine) crashing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def init_database(app):
+    """Configure the database for `app` (nothing is connected until a route needs it)."""
+    url = sqlalchemy_url(app.config.get("SQLALCHEMY_DATABASE_URI") or DEFAULT_DATABASE_URL)
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(url, app.config["DATABASE_TIMEOUT_SECONDS"])
+    )
+    if url.startswith("sqlite"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    # render_as_batch: SQLite can only change a table by copying it, which Alembic's batch
+    # mode does for later migrations.
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+    if url.startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", set_sqlite_pragmas)
+
+
+def database_state():
+    """"ok", or why the database cannot be used now (for /readyz)."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        return {"state": "ok", "dialect": db.engine.dialect.name}
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        return {"state": "unavailable", "dialect": db.engine.dialect.name, "error": short(error)}
+
+
+def short(error):
+    """The first line of a database error, without the SQL and parameters it carries."""
+    original = getattr(error, "orig", None) or error
+    return str(original).strip().splitlines()[0][:200] if str(original).strip() else type(error).__name__
+
+
+def client_hash(address):
+    """A salted hash of a client's address: the same client gives the same hash in every worker
+    and server that shares the database, and the address cannot be read back from it."""
+    salt = current_app.config.get("CLIENT_SALT") or database_salt()
+    return hmac.new(salt.encode(), (address or "").encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def database_salt():
+    # The salt is written by the first migration, once per database.
+    cache = current_app.extensions.setdefault("digitpad.database_salt", {})
+    if "salt" not in cache:
+        salt = db.session.scalar(select(Setting.value).where(Setting.name == CLIENT_SALT_SETTING))
+        if not salt:
+            raise DatabaseUnavailable(
+                "The corrections database has not been set up: run `flask --app app db upgrade`."
+            )
+        cache["salt"] = salt
+    return cache["salt"]

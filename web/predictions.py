@@ -1,0 +1,58 @@
+"""The page, /predict/, and what the service says about itself (health, model, metrics)."""
+
+from flask import Blueprint, current_app, jsonify, render_template
+
+from web.database import database_state
+from web.errors import error_response
+from web.image_input import image_bytes_from_request
+from web.metrics import PREDICTIONS, metrics_response
+from web.rate_limits import limiter
+
+pages = Blueprint("pages", __name__)
+api = Blueprint("api", __name__)
+
+
+@pages.get("/")
+def index():
+    return render_template("index.html")
+
+
+@api.post("/predict/")
+@limiter.limit(lambda: current_app.config["RATE_LIMIT"])
+def predict():
+    classifier = current_app.extensions["digitpad.classifier"]
+    # Announced from the start, so a batch being gathered waits for this request's image.
+    with current_app.extensions["digitpad.batcher"].announced() as submit:
+        data = image_bytes_from_request()
+        classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
+        answer = classifier.classify(data, predict=submit)
+    PREDICTIONS.labels("none" if answer["digit"] is None else str(answer["digit"])).inc()
+    return jsonify(answer)
+
+
+@api.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+@api.get("/readyz")
+def readyz():
+    """Ready when the model is: predictions never need the database, whose state is reported
+    (corrections answer 503 while it is unavailable)."""
+    classifier = current_app.extensions["digitpad.classifier"]
+    if classifier.ready:
+        return jsonify(
+            {"status": "ready", "model_version": classifier.version, "database": database_state()}
+        )
+    reason = classifier.load_error or "The model is still loading."
+    return error_response(503, reason, {"Retry-After": "5"})
+
+
+@api.get("/api/model")
+def model_info():
+    return jsonify(current_app.extensions["digitpad.classifier"].describe())
+
+
+@api.get("/metrics")
+def metrics():
+    return metrics_response()
