@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from model.batching import Batcher
 from model.loader import DEFAULT_MODEL_DIR
 from model.service import DigitClassifier
+from web.batch import batch
 from web.corrections import corrections
 from web.database import init_database
 from web.errors import register_error_handlers
@@ -44,6 +45,13 @@ class Config:
     INFERENCE_THREADS = _environment("DIGITPAD_INFERENCE_THREADS", 1, int)
     BATCH_MAX_SIZE = _environment("DIGITPAD_BATCH_MAX_SIZE", 32, int)
     BATCH_MAX_WAIT_MS = _environment("DIGITPAD_BATCH_MAX_WAIT_MS", 2.0, float)
+    # POST /predict/batch: images a request, and the body's allowance an image (the body limit
+    # is the two multiplied: 50 MB by default).
+    BATCH_MAX_IMAGES = _environment("DIGITPAD_BATCH_MAX_IMAGES", 1000, int)
+    BATCH_IMAGE_BYTES = _environment("DIGITPAD_BATCH_IMAGE_BYTES", 50_000, int)
+    BATCH_RATE_LIMIT = _environment("DIGITPAD_BATCH_RATE_LIMIT", "30 per minute")
+    # Where set, the GPU takes batches from this many images; else the size measured at warm-up.
+    GPU_BATCH_FROM = _environment("DIGITPAD_GPU_BATCH_FROM", None, int)
     # A person drawing fast with live answers sends a few requests a second (see the README);
     # a flood is stopped within the second.
     RATE_LIMIT = _environment("DIGITPAD_RATE_LIMIT", "20 per second;600 per minute")
@@ -76,6 +84,7 @@ def create_app(test_config=None):
         max_batch_size=app.config["BATCH_MAX_SIZE"],
         runtime=app.config["RUNTIME"],
         inference_threads=app.config["INFERENCE_THREADS"],
+        gpu_batch_from=app.config["GPU_BATCH_FROM"],
         image_limits={
             "max_side": app.config["MAX_IMAGE_SIDE"],
             "max_pixels": app.config["MAX_IMAGE_PIXELS"],
@@ -99,7 +108,9 @@ def create_app(test_config=None):
     if app.config["CORS_ORIGINS"]:
         origins = [origin.strip() for origin in app.config["CORS_ORIGINS"].split(",")]
         CORS(app, resources={"/predict/": {"origins": origins}, "/api/*": {"origins": origins}})
-    app.config["RATELIMIT_ENABLED"] = bool(app.config["RATE_LIMIT"] or app.config["CORRECTIONS_RATE_LIMIT"])
+    app.config["RATELIMIT_ENABLED"] = any(
+        app.config[name] for name in ("RATE_LIMIT", "CORRECTIONS_RATE_LIMIT", "BATCH_RATE_LIMIT")
+    )
     limiter.init_app(app)
     init_database(app)
     app.before_request(start_timer)
@@ -110,4 +121,5 @@ def create_app(test_config=None):
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(corrections)
+    app.register_blueprint(batch)
     return app

@@ -18,6 +18,7 @@ from PIL import Image, ImageFilter, ImageOps
 MNIST_SIZE = 28
 MNIST_BOX = 20
 ACCEPTED_FORMATS = ("PNG", "JPEG")
+ORIENTATION_TAG = 0x0112  # EXIF
 
 # The cropped ink is brought to this box first; stroke width is measured and corrected there,
 # so the cost does not grow with the size of the upload.
@@ -75,8 +76,8 @@ def decode_image(data, max_side=4096, max_pixels=4_000_000):
             status=413,
         )
     try:
-        # Animated PNGs show their first frame, as a browser without animation would.
-        image.seek(0)
+        # Animated PNGs show their first frame, as a browser without animation would: open()
+        # leaves an image on it (seeking there again would read the file's chunks twice).
         image.load()
     except Exception as error:
         raise ImageRejected(
@@ -87,7 +88,9 @@ def decode_image(data, max_side=4096, max_pixels=4_000_000):
 
 def to_grayscale(image):
     """Upright grayscale ("L") image, transparency composited onto white paper."""
-    image = ImageOps.exif_transpose(image)
+    # Only photos carry an orientation; looking it up is cheap, turning is not.
+    if image.getexif().get(ORIENTATION_TAG, 1) != 1:
+        image = ImageOps.exif_transpose(image)
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # Pillow's conversion of 16-bit images to "L" clips instead of scaling.
         pixels = np.asarray(image, dtype=np.float64)
@@ -208,6 +211,22 @@ def to_mnist(ink):
 def preprocess(data, **limits):
     """Bytes of a PNG or JPEG drawing to a 28x28 MNIST-form digit, or None when it has no ink."""
     return to_mnist(to_ink(to_grayscale(decode_image(data, **limits))))
+
+
+def preprocess_each(images, limits=None):
+    """preprocess() of each image's bytes, for a batch, with the PNG of what the network will
+    see: ("digit", digit, png), ("digit", None, None) without ink, or ("error", status, message)
+    when the image was refused, so that a bad image spoils nothing else and every outcome can
+    cross to another process."""
+    results = []
+    for data in images:
+        try:
+            digit = preprocess(data, **(limits or {}))
+        except ImageRejected as error:
+            results.append(("error", error.status, str(error)))
+            continue
+        results.append(("digit", digit, None if digit is None else to_png(digit)))
+    return results
 
 
 def naive_resize(data):

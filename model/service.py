@@ -4,15 +4,19 @@ The routes call `DigitClassifier.classify(bytes)` and nothing else. The network 
 compiled once per process, warmed up before it is reported ready, and never run through
 `model.predict()` (whose fixed cost per call is larger than the whole request should be).
 
-Two runtimes serve the same network. On a CPU, LiteRT (model.tflite, converted from model.json +
-model.h5 when they were saved) runs one image several times faster than a compiled
-TensorFlow function, starts without importing TensorFlow and takes a fraction of the memory.
-Where an NVIDIA GPU is present, TensorFlow runs the network from model.json + model.h5 on it,
-and batching pays off most. DIGITPAD_RUNTIME picks one explicitly.
+Two runtimes serve the same network, each for the request sizes it is fastest at. LiteRT
+(model.tflite, converted from model.json + model.h5 when they were saved) runs one image on a CPU
+core in about 0.3 ms, where Keras takes milliseconds per call even on a GPU: lone images and the
+small batches of concurrent requests always go to LiteRT, GPU or not, and large batches
+(/predict/batch) to a second LiteRT interpreter with a thread per core. Where a GPU is visible to
+Keras's backend (TensorFlow, PyTorch or JAX: the Keras path runs on any of them), Keras runs
+large batches on it from the size where it was measured faster than LiteRT, when the worker
+warms up. DIGITPAD_RUNTIME=litert or keras serves every size with one of them.
 """
 
 import base64
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -26,11 +30,17 @@ from model.loader import (
     load_network,
     read_metadata,
 )
-from model.preprocessing import preprocess, to_model_input, to_png
+from model.preprocessing import preprocess, preprocess_each, to_model_input, to_png
 
 log = logging.getLogger(__name__)
 
 NO_INK_REASON = "No ink found: draw a digit (or upload a picture of one) and try again."
+
+RUNTIMES = ("auto", "litert", "keras")
+# The Keras path was named after its only backend before it ran on PyTorch and JAX too.
+RUNTIME_ALIASES = {"tensorflow": "keras"}
+# Batch sizes timed on both runtimes at warm-up, where a GPU could take the large batches.
+CROSSOVER_SIZES = (1, 8, 32, 128, 512, 2048)
 
 
 class ModelNotReady(RuntimeError):
@@ -46,17 +56,23 @@ class DigitClassifier:
         image_limits=None,
         runtime="auto",
         inference_threads=1,
+        gpu_batch_from=None,
     ):
         self.model_dir = model_dir
         self.requested_runtime = runtime
         self.inference_threads = inference_threads
+        # Where set, the GPU takes batches from this size up; else the size is measured.
+        self.gpu_batch_from = gpu_batch_from
         self.unsure_below = unsure_below
         self.max_batch_size = max_batch_size
         self.image_limits = image_limits or {}
         self.metadata = {}
         self.seconds_to_ready = None
         self.load_error = None
+        # Lone images and small batches; large batches on a GPU, where there is one.
         self._infer = None
+        self._infer_gpu = None
+        self.runtime_choice = {}
         self._ready = threading.Event()
         self._finished_loading = threading.Event()
 
@@ -66,11 +82,10 @@ class DigitClassifier:
         """Load, compile and warm up the network; records the error instead of raising it."""
         started = time.monotonic()
         try:
-            self._infer = self._load_inference()
+            self._load_runtimes()
             self.metadata = read_metadata(self.model_dir)
-            # Trace and run every batch shape once, so no request pays for it.
-            for size in sorted({1, self.max_batch_size}):
-                self.predict(np.zeros((size, 28, 28), dtype=np.uint8))
+            # Trace and run every batch shape once, so no request pays for it, and time them.
+            self.runtime_choice = self._choose_runtimes()
             self.seconds_to_ready = time.monotonic() - started
             self._ready.set()
             log.info(
@@ -89,20 +104,87 @@ class DigitClassifier:
         finally:
             self._finished_loading.set()
 
-    def _load_inference(self):
-        runtime = self.requested_runtime
-        if runtime == "auto":
-            runtime = "tensorflow" if nvidia_gpu_present() else "litert"
-        if runtime == "litert":
-            try:
-                return LiteRTInference(load_litert(self.model_dir, self.inference_threads))
-            except ModelFilesError as error:
-                if self.requested_runtime == "litert":
-                    raise
-                log.warning("Not using LiteRT (%s); serving with TensorFlow instead", error)
-        elif runtime != "tensorflow":
-            raise ValueError(f"Unknown runtime {runtime!r}: use auto, litert or tensorflow")
-        return TensorFlowInference(load_network(self.model_dir))
+    def _load_runtimes(self):
+        runtime = RUNTIME_ALIASES.get(self.requested_runtime, self.requested_runtime)
+        if runtime not in RUNTIMES:
+            raise ValueError(f"Unknown runtime {runtime!r}: use auto, litert or keras")
+        if runtime == "keras":
+            self._infer = KerasInference(load_network(self.model_dir))
+            return
+        try:
+            self._infer = LiteRTInference(
+                load_litert(self.model_dir, self.inference_threads), self.inference_threads
+            )
+        except ModelFilesError as error:
+            if runtime == "litert":
+                raise
+            log.warning("Not using LiteRT (%s); serving with Keras instead", error)
+            self._infer = KerasInference(load_network(self.model_dir))
+            return
+        if runtime == "auto" and nvidia_gpu_present():
+            keras_runtime = KerasInference(load_network(self.model_dir))
+            if keras_runtime.on_gpu:
+                self._infer_gpu = keras_runtime
+            else:
+                log.warning(
+                    "An NVIDIA driver is loaded but Keras's %s backend sees no GPU (%s): "
+                    "LiteRT serves every size", keras_runtime.backend, keras_runtime.device,
+                )
+
+    def _choose_runtimes(self):
+        """Warm every runtime up on the sizes it will see, time them, and say which serves what.
+
+        Large batches (/predict/batch) are read by the worker's batch processes, one per core,
+        each running the network on its share of the images in its own LiteRT; on a GPU the
+        network sees the whole batch at once instead, from the size where that was faster.
+        """
+        cores = available_cores()
+        blank = np.zeros((max(CROSSOVER_SIZES), 28, 28), dtype=np.uint8)
+        single_ms = {size: median_ms(self._infer, blank[:size]) for size in (1, self.max_batch_size)}
+        sizes = [
+            {"images": f"1-{self.max_batch_size}", "where": "the worker", **self._infer.describe(),
+             "ms_per_image": {str(size): round(ms / size, 4) for size, ms in single_ms.items()}},
+            {"images": f"{self.max_batch_size + 1}+", "where": f"{cores} batch processes",
+             **self._infer.describe(), "threads": 1,
+             "ms_per_image": {
+                 str(self.max_batch_size): round(single_ms[self.max_batch_size] / self.max_batch_size / cores, 4)
+             }},
+        ]
+        choice = {"sizes": sizes}
+        if self._infer_gpu is None:
+            choice["why"] = (
+                f"No GPU visible to Keras: LiteRT on the CPU. Lone images and the small batches of "
+                f"concurrent requests run in the worker ({single_ms[1]:.2f} ms for one image); large "
+                f"batches are shared among {cores} processes, one per core, that decode, preprocess and "
+                f"run the network each on their own share, so they never hold up a lone image."
+            )
+            return choice
+        timed = {
+            # The batch processes share a batch out, so the CPU's time is one core's over the cores.
+            size: {"cpu_ms": median_ms(self._infer, blank[:size]) / cores,
+                   "gpu_ms": median_ms(self._infer_gpu, blank[:size])}
+            for size in CROSSOVER_SIZES
+        }
+        if self.gpu_batch_from is None:
+            faster = [size for size in CROSSOVER_SIZES if all(
+                timed[larger]["gpu_ms"] < timed[larger]["cpu_ms"] for larger in CROSSOVER_SIZES if larger >= size
+            )]
+            self.gpu_batch_from = faster[0] if faster else None
+        if self.gpu_batch_from is not None:
+            # A lone image never takes the GPU path, whatever the timing said.
+            self.gpu_batch_from = max(self.gpu_batch_from, self.max_batch_size + 1)
+            sizes[1]["images"] = f"{self.max_batch_size + 1}-{self.gpu_batch_from - 1}"
+            sizes.append({"images": f"{self.gpu_batch_from}+", "where": "the worker", **self._infer_gpu.describe()})
+        choice["measured_ms_per_batch"] = {
+            str(size): {key: round(value, 3) for key, value in times.items()} for size, times in timed.items()
+        }
+        choice["why"] = (
+            f"A GPU is visible to Keras ({self._infer_gpu.device}); at warm-up it ran a batch faster than "
+            f"LiteRT on {cores} cores from {self.gpu_batch_from} images (times above)."
+            if self.gpu_batch_from is not None
+            else "A GPU is visible to Keras but was slower than LiteRT at every size timed (above)."
+        )
+        return choice
 
     def load_in_background(self):
         threading.Thread(target=self.load, name="model-loader", daemon=True).start()
@@ -113,6 +195,7 @@ class DigitClassifier:
 
     @property
     def runtime(self):
+        """The runtime of lone images."""
         return self._infer.runtime if self._infer else None
 
     @property
@@ -137,10 +220,22 @@ class DigitClassifier:
         return preprocess(data, **self.image_limits)
 
     def predict(self, digits):
-        """Probabilities (N, 10) for uint8 digits (N, 28, 28)."""
-        return self._infer(to_model_input(digits))
+        """Probabilities (N, 10) for uint8 digits (N, 28, 28), on the runtime for N images."""
+        return self.runtime_for(len(digits))(to_model_input(digits))
 
-    def postprocess(self, digit_image, probabilities):
+    def runtime_for(self, size):
+        return self._infer_gpu if self.gpu_takes(size) else self._infer
+
+    def gpu_takes(self, size):
+        """Whether a batch of `size` images runs on the GPU (never a lone image)."""
+        return (
+            self._infer_gpu is not None
+            and self.gpu_batch_from is not None
+            and size >= max(self.gpu_batch_from, 2)
+        )
+
+    def postprocess(self, digit_image, probabilities, png=None):
+        """The answer for one image; `png` is the digit's PNG when it was made already."""
         if probabilities is None:
             return {
                 "digit": None,
@@ -159,7 +254,7 @@ class DigitClassifier:
             "probabilities": [round(float(value), 6) for value in probabilities],
             "unsure": confidence < self.unsure_below,
             "input_image": "data:image/png;base64,"
-            + base64.b64encode(to_png(digit_image)).decode("ascii"),
+            + base64.b64encode(png or to_png(digit_image)).decode("ascii"),
             "model_version": self.version,
         }
 
@@ -174,6 +269,10 @@ class DigitClassifier:
             return None, self.postprocess(None, None)
         probabilities = (predict or self.predict)(digit_image[np.newaxis])[0]
         return digit_image, self.postprocess(digit_image, probabilities)
+
+    def batch_settings(self):
+        """What a batch process needs to answer as this classifier does."""
+        return {"version": self.version, "unsure_below": self.unsure_below, "image_limits": self.image_limits}
 
     def describe(self):
         """What /api/model reports."""
@@ -190,10 +289,40 @@ class DigitClassifier:
             "trained_at": self.metadata.get("trained_at"),
             "runtime": self.runtime,
             "device": self.device,
+            # Which runtime serves which request sizes, and the figures it was chosen by.
+            "runtimes": self.runtime_choice,
             "ready": self.ready,
             "seconds_to_ready": self.seconds_to_ready,
             "error": self.load_error,
         }
+
+
+# In a batch process: the classifier of each model folder, loaded on the first batch.
+_batch_classifiers = {}
+
+
+def classify_each(images, model_dir, settings):
+    """In a batch process (web/batch.py): each image's answer as /predict/ gives it, or
+    ("error", status, message), for a share of a large batch on the CPU."""
+    classifier = _batch_classifiers.get(model_dir)
+    if classifier is None or classifier.version != settings["version"]:
+        classifier = DigitClassifier(
+            model_dir, unsure_below=settings["unsure_below"], image_limits=settings["image_limits"],
+            runtime="litert",
+        )
+        classifier.load()
+        if not classifier.ready:
+            raise ModelNotReady(f"The model failed to load: {classifier.load_error}")
+        _batch_classifiers[model_dir] = classifier
+    outcomes = preprocess_each(images, classifier.image_limits)
+    inked = [index for index, outcome in enumerate(outcomes) if outcome[0] == "digit" and outcome[1] is not None]
+    probabilities = classifier.predict(np.stack([outcomes[index][1] for index in inked])) if inked else []
+    rows = dict(zip(inked, probabilities))
+    return [
+        outcome if outcome[0] == "error" else classifier.postprocess(outcome[1], rows.get(index), outcome[2])
+        for index, outcome in enumerate(outcomes)
+    ]
+
 
 
 def nvidia_gpu_present():
@@ -207,8 +336,9 @@ class LiteRTInference:
     runtime = "litert"
     device = "cpu"
 
-    def __init__(self, interpreter):
+    def __init__(self, interpreter, threads=1):
         self._interpreter = interpreter
+        self.threads = threads
         self._input = interpreter.get_input_details()[0]["index"]
         self._output = interpreter.get_output_details()[0]["index"]
         self._batch_size = None
@@ -225,22 +355,62 @@ class LiteRTInference:
             self._interpreter.invoke()
             return self._interpreter.get_tensor(self._output).copy()
 
+    def describe(self):
+        return {"runtime": self.runtime, "device": self.device, "threads": self.threads}
 
-class TensorFlowInference:
-    """The Keras network as one compiled TensorFlow function, for batches of any size."""
 
-    runtime = "tensorflow"
+class KerasInference:
+    """The Keras network on its backend's device (TensorFlow, PyTorch or JAX), through
+    predict_on_batch, which each backend compiles its own way."""
+
+    runtime = "keras"
 
     def __init__(self, network):
-        import tensorflow as tf
+        import keras
 
-        @tf.function(input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)])
-        def infer(batch):
-            return network(batch, training=False)
-
-        self._infer = infer
-        gpus = tf.config.list_logical_devices("GPU")
-        self.device = gpus[0].name if gpus else "/device:CPU:0"
+        self._network = network
+        self.backend = keras.backend.backend()
+        self.device = keras_device(self.backend)
+        self.on_gpu = any(name in self.device.lower() for name in ("gpu", "cuda"))
 
     def __call__(self, batch):
-        return self._infer(batch).numpy()
+        return np.asarray(self._network.predict_on_batch(batch))
+
+    def describe(self):
+        return {"runtime": self.runtime, "backend": self.backend, "device": self.device}
+
+
+def keras_device(backend):
+    """Where Keras's backend runs the network: its first GPU, or the CPU."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        return gpus[0].name if gpus else "/device:CPU:0"
+    if backend == "torch":
+        import torch
+
+        return f"cuda:0 ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        return f"{device.platform}:{device.id} ({device.device_kind})"
+    return backend
+
+
+def available_cores():
+    """The cores this process may run on (a container's share, not the machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def median_ms(infer, batch, repeats=5):
+    """Median milliseconds of `infer` on `batch` (after one untimed call that warms it up)."""
+    model_input = to_model_input(batch)
+    infer(model_input)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        infer(model_input)
+        times.append((time.perf_counter() - started) * 1000)
+    return float(np.median(times))

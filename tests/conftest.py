@@ -136,7 +136,9 @@ def classifier():
 
 def migrated_app(test_config):
     """The app with these settings, its database migrated to the newest version."""
-    application = create_app({"TESTING": True, "RATE_LIMIT": "", "CORRECTIONS_RATE_LIMIT": "", **test_config})
+    application = create_app(
+        {"TESTING": True, "RATE_LIMIT": "", "CORRECTIONS_RATE_LIMIT": "", "BATCH_RATE_LIMIT": "", **test_config}
+    )
     with application.app_context():
         upgrade()
     return application

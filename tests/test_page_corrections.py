@@ -5,6 +5,7 @@ a test needs an answer it controls; /api/corrections is the real one where a tes
 server kept, and a page.route stand-in where it checks what the page sends or shows on a failure.
 """
 
+import base64
 import json
 import math
 import re
@@ -13,6 +14,7 @@ import time
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import func, select
 
 from tests import test_e2e
 from tests.conftest import DESKTOP
@@ -27,6 +29,7 @@ from tests.test_e2e import (
     page_strokes,
     start_over,
 )
+from web.database import Correction, db
 
 pytestmark = pytest.mark.e2e
 
@@ -150,7 +153,7 @@ def expect_corrections_disabled(page):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_correction_posts_the_answered_drawing_and_choosing_again_replaces_it(fresh_page):
+def test_correction_posts_the_answered_drawing_and_choosing_again_replaces_it(fresh_page, live_server):
     """Against the real server: the drawing the final answer was given for is kept, once."""
     page = fresh_page
     predicted = sent_to_predict(page)
@@ -204,6 +207,16 @@ def test_correction_posts_the_answered_drawing_and_choosing_again_replaces_it(fr
     assert third.value.json()["stored"] == "replaced"
     expect(page.get_by_test_id("correction-status")).to_contain_text("Saved: 3 is right")
     assert pressed_buttons(page) == ["right"]
+
+    # The row in the server's database: one, with the last choice and the server's own reading.
+    _, app = live_server
+    with app.app_context():
+        row = db.session.get(Correction, stored["id"])
+        assert (row.label, row.kind, row.predicted, row.updated_at is not None) == (3, "right", 3, True)
+        assert row.drawing == base64.b64decode(final_image.split(",", 1)[1])
+        assert db.session.scalar(
+            select(func.count(Correction.id)).where(Correction.drawing_sha256 == row.drawing_sha256)
+        ) == 1
 
 
 def test_digit_keys_choose_the_correction(fresh_page):

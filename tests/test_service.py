@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from model.loader import DEFAULT_MODEL_DIR
-from model.service import DigitClassifier, nvidia_gpu_present
+from model.service import DigitClassifier
 from tests.strokes import STROKE_DIGITS, encode, render
 
 
@@ -20,22 +20,59 @@ def loaded(runtime):
     return classifier
 
 
-def test_the_default_runtime_is_litert_on_a_cpu_and_tensorflow_on_a_gpu(classifier):
-    expected = "tensorflow" if nvidia_gpu_present() else "litert"
-    assert classifier.runtime == expected and classifier.describe()["runtime"] == expected
+def test_lone_images_and_small_batches_go_to_litert_gpu_or_not(classifier):
+    assert classifier.runtime == "litert" and classifier.describe()["runtime"] == "litert"
+    assert classifier.runtime_for(1).runtime == "litert" and not classifier.gpu_takes(1)
+    assert classifier.runtime_for(classifier.max_batch_size) is classifier.runtime_for(1)
+    sizes = classifier.describe()["runtimes"]["sizes"]
+    assert [size["images"] for size in sizes][:1] == [f"1-{classifier.max_batch_size}"]
+    assert all(size["runtime"] == "litert" for size in sizes) and classifier.describe()["runtimes"]["why"]
 
 
-def test_litert_and_tensorflow_give_the_same_probabilities(digits):
-    litert, tensorflow = loaded("litert"), loaded("tensorflow")
-    assert (litert.runtime, tensorflow.runtime) == ("litert", "tensorflow")
-    np.testing.assert_allclose(litert.predict(digits), tensorflow.predict(digits), atol=1e-4)
-    # Batch size changes between calls must not confuse either runtime.
-    for size in (1, 5, 1, 32, 2):
+class RecordingRuntime:
+    """Stands in for Keras on a GPU, which this machine has not: says which sizes it was given."""
+
+    runtime, device, on_gpu = "keras", "cuda:0 (stand-in)", True
+
+    def __init__(self, real):
+        self.real, self.sizes = real, []
+
+    def __call__(self, batch):
+        self.sizes.append(len(batch))
+        return self.real(batch)
+
+
+def test_a_lone_image_never_takes_the_gpu_path_and_large_batches_do(digits):
+    classifier = loaded("litert")
+    gpu = RecordingRuntime(classifier.runtime_for(1000))
+    classifier._infer_gpu, classifier.gpu_batch_from = gpu, 64
+    for size in (1, 2, 32, 63):
+        classifier.predict(np.resize(digits, (size, 28, 28)))
+    assert gpu.sizes == []
+    classifier.predict(np.resize(digits, (64, 28, 28)))
+    classifier.predict(np.resize(digits, (1000, 28, 28)))
+    assert gpu.sizes == [64, 1000]
+    # Even if the timing said the GPU wins at every size, one image stays on LiteRT.
+    classifier.gpu_batch_from = 1
+    classifier.predict(digits[:1])
+    assert gpu.sizes == [64, 1000]
+
+
+def test_the_keras_path_agrees_with_litert(digits):
+    litert, keras_runtime = loaded("litert"), loaded("keras")
+    assert (litert.runtime, keras_runtime.runtime) == ("litert", "keras")
+    np.testing.assert_allclose(litert.predict(digits), keras_runtime.predict(digits), atol=1e-4)
+    assert (litert.predict(digits).argmax(1) == keras_runtime.predict(digits).argmax(1)).all()
+    # Batch size changes between calls must not confuse either runtime, nor the large batches'
+    # interpreter.
+    for size in (1, 5, 1, 32, 2, 300, 33):
         batch = np.resize(digits, (size, 28, 28))
-        np.testing.assert_allclose(litert.predict(batch), tensorflow.predict(batch), atol=1e-4)
+        np.testing.assert_allclose(litert.predict(batch), keras_runtime.predict(batch), atol=1e-4)
+    # The name the Keras path had when TensorFlow was its only backend still works.
+    assert loaded("tensorflow").runtime == "keras"
 
 
-def test_stale_litert_file_falls_back_to_tensorflow_or_fails_when_litert_is_required(tmp_path):
+def test_stale_litert_file_falls_back_to_keras_or_fails_when_litert_is_required(tmp_path):
     shutil.copytree(DEFAULT_MODEL_DIR, tmp_path / "model", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     directory = tmp_path / "model"
     weights = bytearray((directory / "model.h5").read_bytes())
@@ -43,7 +80,7 @@ def test_stale_litert_file_falls_back_to_tensorflow_or_fails_when_litert_is_requ
 
     automatic = DigitClassifier(model_dir=directory)
     automatic.load()
-    assert automatic.ready and automatic.runtime == "tensorflow"
+    assert automatic.ready and automatic.runtime == "keras"
 
     strict = DigitClassifier(model_dir=directory, runtime="litert")
     strict.load()

@@ -3,7 +3,7 @@
 import logging
 from http import HTTPStatus
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from model.batching import BatchFailed
@@ -28,7 +28,9 @@ def register_error_handlers(app):
 
     @app.errorhandler(RequestEntityTooLarge)
     def body_too_large(error):
-        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        if error.description != RequestEntityTooLarge.description:
+            return error_response(413, error.description)  # A message of our own.
+        limit = request.max_content_length
         return error_response(
             413, f"The request is larger than the limit of {limit:,} bytes; send a smaller image."
         )

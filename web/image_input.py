@@ -25,7 +25,7 @@ def request_body():
     off at the limit; one that reaches it is refused here rather than read as a shorter image.
     """
     body = request.get_data(cache=True)
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    limit = request.max_content_length
     if limit is not None and request.content_length is None and len(body) >= limit:
         raise RequestEntityTooLarge()
     return body
