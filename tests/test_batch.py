@@ -40,6 +40,8 @@ def test_every_result_is_what_predict_answers_for_that_image_in_order(batch_app,
     singles = [client.post("/predict/", json={"image": data_url(png)}).get_json() for png, _ in digit_pngs]
     assert results == singles * 6
     assert [result["digit"] for result in results[: len(digit_pngs)]] == [label for _, label in digit_pngs]
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'digitpad_batch_request_images_bucket{le="250.0"}' in metrics
 
 
 def test_bad_images_get_their_own_errors_and_never_fail_the_others(batch_app, digit_pngs):

@@ -99,7 +99,7 @@ def test_an_upload_is_corrected_as_a_form_and_kept_small(db_app, db_client):
         ({"label": 3, "kind": "wrong", "predicted": 3}, 400, ["Unknown", "predicted"]),
         ({"label": 3, "kind": "wrong", "image": {"nested": [[[[[[[[[1]]]]]]]]]}}, 400, ["nested"]),
         ({"label": 3, "kind": "wrong", "image": "data:image/png;base64,AAAA"}, 400, ["not an image"]),
-        ({"label": 3, "kind": "wrong", "image": 7}, 400, ["image"]),
+        ({"label": 3, "kind": "wrong", "image": 7}, 400, ["'image' is the drawing", "label", "kind"]),
     ],
     ids=["ten", "negative", "string", "bool", "float", "no-label", "no-kind", "bad-kind", "unknown-field",
          "deep-json", "not-an-image", "image-not-text"],

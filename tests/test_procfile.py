@@ -31,7 +31,9 @@ def test_the_procfile_web_process_serves_the_app(tmp_path):
         assert requests.get(f"{url}/readyz", timeout=5).json()["status"] == "ready"
         answers = [
             requests.post(f"{url}/predict/", data=three,
-                          headers={"Content-Type": "image/png"}, timeout=10).json()
+                          # /readyz spoke for one worker; the other may still be loading, and a
+                          # request waits for it up to DIGITPAD_MODEL_WAIT_SECONDS (20 s).
+                          headers={"Content-Type": "image/png"}, timeout=30).json()
             for _ in range(6)
         ]
         assert [answer["digit"] for answer in answers] == [3] * 6

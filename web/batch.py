@@ -21,7 +21,7 @@ from model.preprocessing import ImageRejected, decode_data_url, preprocess_each
 from model.service import available_cores, classify_each
 from web.errors import error_response
 from web.image_input import json_object_from_request
-from web.metrics import PREDICTIONS
+from web.metrics import BATCH_REQUEST_IMAGES, PREDICTIONS
 from web.rate_limits import limiter
 
 batch = Blueprint("batch", __name__)
@@ -89,6 +89,10 @@ def decoded_text(text):
         return error
 
 
+# A few chunks a core, so that one slow chunk does not leave a core idle at the end (4 and 16
+# measured the same on 2 cores: 468-623 against 483-514 ms for 1,000 images).
+CHUNKS_PER_CORE = 4
+
 # One pool a worker process, started on its first large batch.
 _pool = None
 _pool_lock = threading.Lock()
@@ -155,8 +159,7 @@ def shared_out(classifier, images, indices, preprocess_only):
         # Preprocessed here; the network then runs here too, on all of them at once.
         yield indices, preprocess_each(images, classifier.image_limits)
         return
-    # A few chunks a core, so that one slow chunk does not leave a core idle at the end.
-    chunks = np.array_split(np.arange(len(images)), 4 * cores)
+    chunks = np.array_split(np.arange(len(images)), CHUNKS_PER_CORE * cores)
     shares = [[images[position] for position in chunk] for chunk in chunks]
     pool = preprocessing_pool()
     try:
@@ -176,6 +179,7 @@ def shared_out(classifier, images, indices, preprocess_only):
 @limiter.limit(lambda: current_app.config["BATCH_RATE_LIMIT"])
 def predict_batch():
     images = images_from_request()
+    BATCH_REQUEST_IMAGES.observe(len(images))
     classifier = current_app.extensions["digitpad.classifier"]
     classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
     try:

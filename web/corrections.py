@@ -71,6 +71,11 @@ def correction_from_request():
             raise BadRequest(
                 f"Unknown field(s): {', '.join(unknown)}. Send only 'image', 'label' and 'kind'."
             )
+        if not isinstance(payload.get("image"), str):
+            raise BadRequest(
+                'Send JSON {"image": "data:image/png;base64,...", "label": 3, "kind": "wrong"}: '
+                "'image' is the drawing as it was sent to /predict/."
+            )
         drawing = image_bytes_from_json(payload)
         label, kind = payload.get("label"), payload.get("kind")
     else:

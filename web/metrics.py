@@ -29,6 +29,11 @@ PREDICTIONS = Counter(
 BATCH_SIZES = Histogram(
     "digitpad_batch_size", "Images per network call", buckets=(1, 2, 4, 8, 16, 32, 64, 128)
 )
+BATCH_REQUEST_IMAGES = Histogram(
+    "digitpad_batch_request_images",
+    "Images per /predict/batch request",
+    buckets=(1, 10, 32, 100, 250, 500, 1000, 5000),
+)
 CORRECTIONS = Counter(
     "digitpad_corrections_total",
     "Corrections answered, by kind and by what was stored (new, unchanged, replaced)",
