@@ -2,9 +2,10 @@
 
 JSON `{"images": [<data URL or base64>, ...]}` or a multipart form with several `file` fields.
 The answer keeps the order: `{"results": [...]}`, each exactly /predict/'s answer for that image
-or that image's own error (`{"error": {...}}`), so one bad image never fails the others. Images
-are decoded and preprocessed on every core the worker may use, and the network sees them in one
-large batch (on a GPU, where one is faster for it).
+or that image's own error (`{"error": {...}}`), so one bad image never fails the others. The
+images are shared out among the worker's batch processes, one per core it may use, which decode,
+preprocess and run the network on their chunks; where a GPU was measured faster for a batch this
+large, they only preprocess, and the network sees the whole batch at once on the GPU.
 """
 
 import multiprocessing
