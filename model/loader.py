@@ -54,7 +54,7 @@ def save_network(network, directory, metadata):
     # under the PyTorch or JAX backend is a backend module that the other backends cannot load.
     architecture = json.loads(network.to_json())
     architecture.pop("compile_config", None)
-    _write_atomically(directory / ARCHITECTURE_FILE, json.dumps(architecture, indent=1).encode())
+    write_atomically(directory / ARCHITECTURE_FILE, json.dumps(architecture, indent=1).encode())
     converted = save_litert(network, directory, metadata)
     return [ARCHITECTURE_FILE, WEIGHTS_FILE, *([LITERT_FILE] if converted else []), METADATA_FILE]
 
@@ -81,9 +81,9 @@ def save_litert(network, directory, metadata):
         )
     else:
         flatbuffer = tf.lite.TFLiteConverter.from_keras_model(network).convert()
-        _write_atomically(directory / LITERT_FILE, flatbuffer)
+        write_atomically(directory / LITERT_FILE, flatbuffer)
         metadata = {**metadata, "model_files_sha256": model_files_sha256(directory)}
-    _write_atomically(directory / METADATA_FILE, (json.dumps(metadata, indent=2) + "\n").encode())
+    write_atomically(directory / METADATA_FILE, (json.dumps(metadata, indent=2) + "\n").encode())
     return tf is not None
 
 
@@ -181,7 +181,9 @@ def _temporary_path(directory, final_name):
     return Path(name)
 
 
-def _write_atomically(path, content):
+def write_atomically(path, content):
+    """Write bytes under a temporary name beside `path` and rename it into place, so a reader
+    never sees half a file."""
     temporary = _temporary_path(path.parent, path.name)
     try:
         temporary.write_bytes(content)

@@ -7,11 +7,11 @@ compiled once per process, warmed up before it is reported ready, and never run 
 Two runtimes serve the same network, each for the request sizes it is fastest at. LiteRT
 (model.tflite, converted from model.json + model.h5 when they were saved) runs one image on a CPU
 core in about 0.3 ms, where Keras takes milliseconds per call even on a GPU: lone images and the
-small batches of concurrent requests always go to LiteRT, GPU or not, and large batches
-(/predict/batch) to a second LiteRT interpreter with a thread per core. Where a GPU is visible to
-Keras's backend (TensorFlow, PyTorch or JAX: the Keras path runs on any of them), Keras runs
-large batches on it from the size where it was measured faster than LiteRT, when the worker
-warms up. DIGITPAD_RUNTIME=litert or keras serves every size with one of them.
+small batches of concurrent requests always go to LiteRT, GPU or not. Large batches
+(/predict/batch) are shared out among the worker's batch processes, each with its own LiteRT
+(web/batch.py). Where a GPU is visible to Keras's backend (TensorFlow, PyTorch or JAX: the Keras
+path runs on any of them), Keras runs large batches on it from the size where it was measured
+faster, when the worker warms up. DIGITPAD_RUNTIME=litert or keras serves every size with one.
 """
 
 import base64
@@ -145,10 +145,7 @@ class DigitClassifier:
             {"images": f"1-{self.max_batch_size}", "where": "the worker", **self._infer.describe(),
              "ms_per_image": {str(size): round(ms / size, 4) for size, ms in single_ms.items()}},
             {"images": f"{self.max_batch_size + 1}+", "where": f"{cores} batch processes",
-             **self._infer.describe(), "threads": 1,
-             "ms_per_image": {
-                 str(self.max_batch_size): round(single_ms[self.max_batch_size] / self.max_batch_size / cores, 4)
-             }},
+             **self._infer.describe(), "threads": 1},
         ]
         choice = {"sizes": sizes}
         if self._infer_gpu is None:
@@ -160,21 +157,21 @@ class DigitClassifier:
             )
             return choice
         timed = {
-            # The batch processes share a batch out, so the CPU's time is one core's over the cores.
-            size: {"cpu_ms": median_ms(self._infer, blank[:size]) / cores,
+            # Estimated for the batch processes: one core's time for the whole batch, shared out.
+            size: {"cpu_ms_estimated": median_ms(self._infer, blank[:size]) / cores,
                    "gpu_ms": median_ms(self._infer_gpu, blank[:size])}
             for size in CROSSOVER_SIZES
         }
         if self.gpu_batch_from is None:
             faster = [size for size in CROSSOVER_SIZES if all(
-                timed[larger]["gpu_ms"] < timed[larger]["cpu_ms"] for larger in CROSSOVER_SIZES if larger >= size
+                timed[larger]["gpu_ms"] < timed[larger]["cpu_ms_estimated"]
+                for larger in CROSSOVER_SIZES if larger >= size
             )]
             self.gpu_batch_from = faster[0] if faster else None
         if self.gpu_batch_from is not None:
-            # A lone image never takes the GPU path, whatever the timing said.
-            self.gpu_batch_from = max(self.gpu_batch_from, self.max_batch_size + 1)
-            sizes[1]["images"] = f"{self.max_batch_size + 1}-{self.gpu_batch_from - 1}"
-            sizes.append({"images": f"{self.gpu_batch_from}+", "where": "the worker", **self._infer_gpu.describe()})
+            first = max(self.gpu_batch_from, self.max_batch_size + 1)  # As gpu_takes() has it.
+            sizes[1]["images"] = f"{self.max_batch_size + 1}-{first - 1}"
+            sizes.append({"images": f"{first}+", "where": "the worker", **self._infer_gpu.describe()})
         choice["measured_ms_per_batch"] = {
             str(size): {key: round(value, 3) for key, value in times.items()} for size, times in timed.items()
         }
@@ -227,11 +224,13 @@ class DigitClassifier:
         return self._infer_gpu if self.gpu_takes(size) else self._infer
 
     def gpu_takes(self, size):
-        """Whether a batch of `size` images runs on the GPU (never a lone image)."""
+        """Whether a batch of `size` images runs on the GPU: never a lone image, nor the small
+        batches that concurrent single requests make, whatever the timing said."""
         return (
             self._infer_gpu is not None
             and self.gpu_batch_from is not None
-            and size >= max(self.gpu_batch_from, 2)
+            and size > self.max_batch_size
+            and size >= self.gpu_batch_from
         )
 
     def postprocess(self, digit_image, probabilities, png=None):
@@ -270,9 +269,24 @@ class DigitClassifier:
         probabilities = (predict or self.predict)(digit_image[np.newaxis])[0]
         return digit_image, self.postprocess(digit_image, probabilities)
 
+    def answer_each(self, outcomes):
+        """Answers for preprocess_each()'s outcomes: the network runs once on every digit (on the
+        runtime for that many); a refused image keeps its ("error", status, message)."""
+        inked = [index for index, outcome in enumerate(outcomes) if outcome[0] == "digit" and outcome[1] is not None]
+        rows = dict(zip(inked, self.predict(np.stack([outcomes[index][1] for index in inked])))) if inked else {}
+        return [
+            outcome if outcome[0] == "error" else self.postprocess(outcome[1], rows.get(index), outcome[2])
+            for index, outcome in enumerate(outcomes)
+        ]
+
     def batch_settings(self):
         """What a batch process needs to answer as this classifier does."""
-        return {"version": self.version, "unsure_below": self.unsure_below, "image_limits": self.image_limits}
+        return {
+            "model_dir": str(self.model_dir),
+            "version": self.version,
+            "unsure_below": self.unsure_below,
+            "image_limits": self.image_limits,
+        }
 
     def describe(self):
         """What /api/model reports."""
@@ -297,13 +311,14 @@ class DigitClassifier:
         }
 
 
-# In a batch process: the classifier of each model folder, loaded on the first batch.
+# In a batch process: the classifier of each model folder, loaded on its first batch.
 _batch_classifiers = {}
 
 
-def classify_each(images, model_dir, settings):
+def classify_each(images, settings):
     """In a batch process (web/batch.py): each image's answer as /predict/ gives it, or
     ("error", status, message), for a share of a large batch on the CPU."""
+    model_dir = settings["model_dir"]
     classifier = _batch_classifiers.get(model_dir)
     if classifier is None or classifier.version != settings["version"]:
         classifier = DigitClassifier(
@@ -314,15 +329,7 @@ def classify_each(images, model_dir, settings):
         if not classifier.ready:
             raise ModelNotReady(f"The model failed to load: {classifier.load_error}")
         _batch_classifiers[model_dir] = classifier
-    outcomes = preprocess_each(images, classifier.image_limits)
-    inked = [index for index, outcome in enumerate(outcomes) if outcome[0] == "digit" and outcome[1] is not None]
-    probabilities = classifier.predict(np.stack([outcomes[index][1] for index in inked])) if inked else []
-    rows = dict(zip(inked, probabilities))
-    return [
-        outcome if outcome[0] == "error" else classifier.postprocess(outcome[1], rows.get(index), outcome[2])
-        for index, outcome in enumerate(outcomes)
-    ]
-
+    return classifier.answer_each(preprocess_each(images, classifier.image_limits))
 
 
 def nvidia_gpu_present():

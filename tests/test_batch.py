@@ -7,7 +7,7 @@ import json
 import pytest
 from PIL import Image
 
-from tests.conftest import migrated_app
+from tests.conftest import RecordingRuntime, migrated_app
 from tests.strokes import STROKE_DIGITS, encode, render
 
 
@@ -144,10 +144,27 @@ def test_a_batch_process_that_dies_costs_one_503_and_the_next_batch_is_served(ba
     client = batch_app.test_client()
     body = {"images": [data_url(png) for png, _ in digit_pngs] * 2}
     assert client.post("/predict/batch", json=body).status_code == 200
-    from web.batch import preprocessing_pool
+    from web.batch import batch_pool
 
-    for pid in list(preprocessing_pool()._processes):  # The batch processes of this test process.
+    for pid in list(batch_pool()._processes):  # The batch processes of this test process.
         os.kill(pid, signal.SIGKILL)
     refused = client.post("/predict/batch", json=body)
     assert refused.status_code == 503 and "send it again" in refused.get_json()["error"]["message"]
     assert client.post("/predict/batch", json=body).status_code == 200
+
+
+def test_where_the_gpu_takes_a_batch_it_sees_the_whole_batch_and_answers_the_same(tmp_path, digit_pngs):
+    from model.service import DigitClassifier
+
+    classifier = DigitClassifier()
+    classifier.load()
+    app = migrated_app({"CLASSIFIER": classifier, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+    client = app.test_client()
+    body = {"images": [data_url(png) for png, _ in digit_pngs] * 3 + ["not base64!"]}
+    on_the_cpu = client.post("/predict/batch", json=body).get_json()["results"]
+    gpu = RecordingRuntime(classifier.runtime_for(1))
+    classifier._infer_gpu, classifier.gpu_batch_from = gpu, 40
+    on_the_gpu = client.post("/predict/batch", json=body).get_json()["results"]
+    # Preprocessed in the batch processes, run at once on the "GPU", the same answers.
+    assert gpu.sizes == [len(digit_pngs) * 3]
+    assert on_the_gpu == on_the_cpu and on_the_gpu[-1]["error"]["status"] == 400

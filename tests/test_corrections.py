@@ -270,7 +270,19 @@ def test_export_writes_the_arrays_for_training(db_app, db_client, seven_png, fou
         assert list(arrays["kinds"]) == ["wrong", "right"]
         assert list(arrays["model_versions"]) == [classifier.version] * 2
         assert arrays["created_at"].dtype == np.dtype("datetime64[ms]")
+        with db_app.app_context():
+            stored = [np.datetime64(row.created_at, "ms") for row in rows(db_app)]
+        assert list(arrays["created_at"]) == stored
         assert len(set(arrays["clients"])) == 1 and len(arrays["clients"][0]) == 32
+
+
+def test_an_empty_store_exports_empty_arrays(db_app, tmp_path):
+    out = tmp_path / "empty.npz"
+    result = db_app.test_cli_runner().invoke(args=["corrections", "export", "--out", str(out)])
+    assert result.exit_code == 0 and "Wrote 0 corrections" in result.output
+    with np.load(out) as arrays:
+        assert arrays["images"].shape == (0, 28, 28) and len(arrays["ids"]) == 0
+    assert db_app.test_cli_runner().invoke(args=["corrections", "stats"]).output.strip() == "0 corrections"
 
 
 def test_delete_before_a_date(db_app, db_client, seven_png, four_png):

@@ -5,6 +5,7 @@ import pytest
 
 from model.loader import DEFAULT_MODEL_DIR
 from model.service import DigitClassifier
+from tests.conftest import RecordingRuntime
 from tests.strokes import STROKE_DIGITS, encode, render
 
 
@@ -29,19 +30,6 @@ def test_lone_images_and_small_batches_go_to_litert_gpu_or_not(classifier):
     assert all(size["runtime"] == "litert" for size in sizes) and classifier.describe()["runtimes"]["why"]
 
 
-class RecordingRuntime:
-    """Stands in for Keras on a GPU, which this machine has not: says which sizes it was given."""
-
-    runtime, device, on_gpu = "keras", "cuda:0 (stand-in)", True
-
-    def __init__(self, real):
-        self.real, self.sizes = real, []
-
-    def __call__(self, batch):
-        self.sizes.append(len(batch))
-        return self.real(batch)
-
-
 def test_a_lone_image_never_takes_the_gpu_path_and_large_batches_do(digits):
     classifier = loaded("litert")
     gpu = RecordingRuntime(classifier.runtime_for(1000))
@@ -52,9 +40,11 @@ def test_a_lone_image_never_takes_the_gpu_path_and_large_batches_do(digits):
     classifier.predict(np.resize(digits, (64, 28, 28)))
     classifier.predict(np.resize(digits, (1000, 28, 28)))
     assert gpu.sizes == [64, 1000]
-    # Even if the timing said the GPU wins at every size, one image stays on LiteRT.
+    # Even if the timing said the GPU wins at every size, one image and the batcher's small
+    # batches of concurrent single requests stay on LiteRT.
     classifier.gpu_batch_from = 1
     classifier.predict(digits[:1])
+    classifier.predict(np.resize(digits, (classifier.max_batch_size, 28, 28)))
     assert gpu.sizes == [64, 1000]
 
 

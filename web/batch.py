@@ -12,25 +12,18 @@ import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from http import HTTPStatus
 
-import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from model.preprocessing import ImageRejected, decode_data_url, preprocess_each
 from model.service import available_cores, classify_each
-from web.errors import error_response
+from web.errors import error_body, error_response
 from web.image_input import json_object_from_request
 from web.metrics import BATCH_REQUEST_IMAGES, PREDICTIONS
 from web.rate_limits import limiter
 
 batch = Blueprint("batch", __name__)
-
-
-def error_body(status, message):
-    """One image's error, in the form of the JSON errors of the whole request."""
-    return {"error": {"status": status, "title": HTTPStatus(status).phrase, "message": message}}
 
 
 def batch_body_limit():
@@ -99,7 +92,7 @@ _pool = None
 _pool_lock = threading.Lock()
 
 
-def preprocessing_pool():
+def batch_pool():
     """Processes, one per core the worker may use, that read the large batches.
 
     Processes, not threads: preprocessing is mostly short NumPy and Pillow calls under the GIL,
@@ -127,50 +120,37 @@ def replace_broken_pool(broken):
 def answers_for(classifier, images):
     """Each image's answer, as /predict/ gives it, or its error body; in order.
 
-    On the CPU the worker's batch processes, one per core, each decode, preprocess and run the
-    network on their share. Where a GPU takes a batch this large, they only preprocess, and the
-    network sees the whole batch at once on the GPU.
+    The worker's batch processes, one per core, take a chunk of the images each. On the CPU they
+    decode, preprocess and run the network on their chunk; where a GPU takes a batch this large,
+    they only preprocess, and the network sees the whole batch at once, on the GPU. A batch too
+    small to share out is read here.
     """
-    results = [error_body(image.status, str(image)) if isinstance(image, ImageRejected) else None for image in images]
-    readable = [index for index, image in enumerate(images) if isinstance(image, bytes)]
-    on_gpu = classifier.gpu_takes(len(readable))
-    waiting = []
-    for indices, outcomes in shared_out(classifier, [images[index] for index in readable], readable, on_gpu):
-        for index, outcome in zip(indices, outcomes):
-            if isinstance(outcome, dict):  # An answer.
-                results[index] = outcome
-            elif outcome[0] == "error":
-                results[index] = error_body(*outcome[1:])
-            elif outcome[1] is None:  # No ink.
-                results[index] = classifier.postprocess(None, None)
-            else:
-                waiting.append((index, outcome[1], outcome[2]))
-    if waiting:
-        probabilities = classifier.predict(np.stack([digit for _, digit, _ in waiting]))
-        for (index, digit, png), row in zip(waiting, probabilities):
-            results[index] = classifier.postprocess(digit, row, png)
-    return results
-
-
-def shared_out(classifier, images, indices, preprocess_only):
-    """(indices, outcomes) for the images, chunk by chunk, from the batch processes (or here,
-    for a small batch or a worker with one core)."""
+    readable = [image for image in images if isinstance(image, bytes)]
     cores = available_cores()
-    if cores == 1 or len(images) < 2 * cores:
-        # Preprocessed here; the network then runs here too, on all of them at once.
-        yield indices, preprocess_each(images, classifier.image_limits)
-        return
-    chunks = np.array_split(np.arange(len(images)), CHUNKS_PER_CORE * cores)
-    shares = [[images[position] for position in chunk] for chunk in chunks]
-    pool = preprocessing_pool()
+    if cores == 1 or len(readable) < 2 * cores:
+        outcomes = classifier.answer_each(preprocess_each(readable, classifier.image_limits))
+    elif classifier.gpu_takes(len(readable)):
+        outcomes = classifier.answer_each(in_batch_processes(preprocess_each, readable, classifier.image_limits))
+    else:
+        outcomes = in_batch_processes(classify_each, readable, classifier.batch_settings())
+    outcomes = iter(outcomes)
+    return [
+        error_body(image.status, str(image)) if isinstance(image, ImageRejected) else answer_or_error(next(outcomes))
+        for image in images
+    ]
+
+
+def answer_or_error(outcome):
+    return error_body(*outcome[1:]) if isinstance(outcome, tuple) else outcome
+
+
+def in_batch_processes(function, images, settings):
+    """function(chunk, settings) for chunks of the images in the batch processes, concatenated."""
+    size = -(-len(images) // (CHUNKS_PER_CORE * available_cores()))  # Rounded up.
+    chunks = [images[start : start + size] for start in range(0, len(images), size)]
+    pool = batch_pool()
     try:
-        if preprocess_only:
-            parts = pool.map(preprocess_each, shares, [classifier.image_limits] * len(shares))
-        else:
-            settings = classifier.batch_settings()
-            parts = pool.map(classify_each, shares, [str(classifier.model_dir)] * len(shares), [settings] * len(shares))
-        for chunk, outcomes in zip(chunks, parts):
-            yield [indices[position] for position in chunk], outcomes
+        return [outcome for part in pool.map(function, chunks, [settings] * len(chunks)) for outcome in part]
     except BrokenProcessPool:
         replace_broken_pool(pool)
         raise

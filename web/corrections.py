@@ -9,9 +9,6 @@ that. The `corrections` CLI group shows, exports and deletes what was kept.
 import datetime
 import hashlib
 import io
-import os
-import tempfile
-from collections import Counter as Tally
 from pathlib import Path
 
 import click
@@ -22,6 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import BadRequest, UnprocessableEntity
 
+from model.loader import write_atomically
 from model.preprocessing import MNIST_SIZE, decode_image, to_grayscale
 from web.database import KINDS, Correction, DatabaseUnavailable, client_hash, db, short
 from web.errors import error_response
@@ -94,11 +92,13 @@ def correction_from_request():
 def stored_drawing(data):
     """The drawing as kept: as sent when it is a PNG no larger than the page sends, else shrunk
     to that size in grey levels, so a large photo costs the database no more than a drawing."""
+    # The drawing was decoded and checked against the limits to be classified; its header
+    # alone says whether it is kept as it is.
+    with Image.open(io.BytesIO(data)) as header:
+        if header.format == "PNG" and max(header.size) <= STORED_DRAWING_SIDE:
+            return data
     limits = current_app.extensions["digitpad.classifier"].image_limits
-    image = decode_image(data, **limits)
-    if image.format == "PNG" and max(image.size) <= STORED_DRAWING_SIDE:
-        return data
-    gray = to_grayscale(image)
+    gray = to_grayscale(decode_image(data, **limits))
     gray.thumbnail((STORED_DRAWING_SIDE, STORED_DRAWING_SIDE), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     gray.save(buffer, format="PNG", optimize=True)
@@ -203,64 +203,66 @@ def storage_full(error):
 @corrections.cli.command("stats")
 def stats_command():
     """Counts by label, kind and model version, and predicted digit against the right one."""
-    rows = db.session.execute(
-        select(Correction.label, Correction.kind, Correction.model_version, Correction.predicted)
-    ).all()
-    click.echo(f"{len(rows):,} corrections")
-    if not rows:
+    total = db.session.scalar(select(func.count(Correction.id)))
+    click.echo(f"{total:,} corrections")
+    if not total:
         return
-    for title, counts in (
-        ("By label", Tally(row.label for row in rows)),
-        ("By kind", Tally(row.kind for row in rows)),
-        ("By model version", Tally(row.model_version for row in rows)),
+    for title, column in (
+        ("By label", Correction.label),
+        ("By kind", Correction.kind),
+        ("By model version", Correction.model_version),
     ):
         click.echo(f"\n{title}:")
-        for key, count in sorted(counts.items()):
+        for key, count in db.session.execute(select(column, func.count()).group_by(column).order_by(column)):
             click.echo(f"  {key!s:>24}  {count:>8,}")
     confusion = np.zeros((10, 10), dtype=np.int64)
-    for row in rows:
-        confusion[row.predicted, row.label] += 1
+    pairs = select(Correction.predicted, Correction.label, func.count()).group_by(
+        Correction.predicted, Correction.label
+    )
+    for predicted, label, count in db.session.execute(pairs):
+        confusion[predicted, label] = count
     click.echo("\nPredicted (rows) against the right digit (columns):")
     click.echo("      " + "".join(f"{digit:>7}" for digit in range(10)))
     for predicted in range(10):
         click.echo(f"  {predicted:>3} " + "".join(f"{count:>7,}" for count in confusion[predicted]))
 
 
+# The export's arrays: name, the column it holds, and its NumPy type.
+EXPORT_COLUMNS = (
+    ("ids", Correction.id, np.int64),
+    ("labels", Correction.label, np.uint8),
+    ("predicted", Correction.predicted, np.uint8),
+    ("kinds", Correction.kind, "<U5"),
+    ("model_versions", Correction.model_version, "<U64"),
+    ("created_at", Correction.created_at, "datetime64[ms]"),
+    ("clients", Correction.client, "<U32"),
+)
+
+
 @corrections.cli.command("export")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def export_command(out):
     """Write every correction to an .npz file of arrays for training."""
-    rows = db.session.execute(
-        select(
-            Correction.id,
-            Correction.model_input,
-            Correction.label,
-            Correction.predicted,
-            Correction.kind,
-            Correction.model_version,
-            Correction.created_at,
-            Correction.client,
-        ).order_by(Correction.id)
-    ).all()
-    arrays = {
-        "ids": np.array([row.id for row in rows], dtype=np.int64),
-        "images": np.frombuffer(b"".join(row.model_input for row in rows), dtype=np.uint8).reshape(
-            len(rows), MNIST_SIZE, MNIST_SIZE
-        ),
-        "labels": np.array([row.label for row in rows], dtype=np.uint8),
-        "predicted": np.array([row.predicted for row in rows], dtype=np.uint8),
-        "kinds": np.array([row.kind for row in rows], dtype="<U5"),
-        "model_versions": np.array([row.model_version for row in rows], dtype="<U64"),
-        "created_at": np.array([row.created_at for row in rows], dtype="datetime64[ms]"),
-        "clients": np.array([row.client for row in rows], dtype="<U32"),
-    }
+    # Counted first and read in pages into arrays of that size: a million corrections never sit
+    # in memory as Python objects. Rows stored meanwhile wait for the next export.
+    total = db.session.scalar(select(func.count(Correction.id)))
+    arrays = {name: np.empty(total, dtype=dtype) for name, _, dtype in EXPORT_COLUMNS}
+    arrays["images"] = np.empty((total, MNIST_SIZE, MNIST_SIZE), dtype=np.uint8)
+    query = select(Correction.model_input, *(column for _, column, _ in EXPORT_COLUMNS)).order_by(Correction.id)
+    count = 0
+    for count, (model_input, *values) in enumerate(
+        db.session.execute(query.limit(total).execution_options(yield_per=2000)), start=1
+    ):
+        arrays["images"][count - 1] = np.frombuffer(model_input, dtype=np.uint8).reshape(MNIST_SIZE, MNIST_SIZE)
+        for (name, _, _), value in zip(EXPORT_COLUMNS, values):
+            arrays[name][count - 1] = value
+    # Rows deleted meanwhile leave the arrays shorter, never with empty rows.
+    arrays = {name: array[:count] for name, array in arrays.items()}
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
     out.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside the target and renamed, so a reader never sees half a file.
-    handle, temporary = tempfile.mkstemp(dir=out.parent, suffix=".npz.tmp")
-    with os.fdopen(handle, "wb") as file:
-        np.savez_compressed(file, **arrays)
-    os.replace(temporary, out)
-    click.echo(f"Wrote {len(rows):,} corrections to {out}")
+    write_atomically(out, buffer.getvalue())
+    click.echo(f"Wrote {count:,} corrections to {out}")
 
 
 @corrections.cli.command("delete")

@@ -42,7 +42,9 @@ class Base(DeclarativeBase):
     pass
 
 
-db = SQLAlchemy(model_class=Base)
+# Rows keep their values after a commit: a correction's answer reads the row it just stored,
+# which would otherwise be read back from the database.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 
 
@@ -153,8 +155,8 @@ def database_state():
 
 def short(error):
     """The first line of a database error, without the SQL and parameters it carries."""
-    original = getattr(error, "orig", None) or error
-    return str(original).strip().splitlines()[0][:200] if str(original).strip() else type(error).__name__
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return lines[0][:200] if lines else type(error).__name__
 
 
 def client_hash(address):

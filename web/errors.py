@@ -14,9 +14,13 @@ from web.database import DatabaseUnavailable
 log = logging.getLogger("digitpad")
 
 
+def error_body(status, message):
+    """The JSON of an error: of a whole response here, or of one image of a batch."""
+    return {"error": {"status": status, "title": HTTPStatus(status).phrase, "message": message}}
+
+
 def error_response(status, message, headers=None):
-    body = {"error": {"status": status, "title": HTTPStatus(status).phrase, "message": message}}
-    return jsonify(body), status, headers or {}
+    return jsonify(error_body(status, message)), status, headers or {}
 
 
 def register_error_handlers(app):
