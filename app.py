@@ -21,6 +21,7 @@ from web.metrics import BATCH_SIZES, record_request, start_timer
 from web.predictions import api, pages
 from web.rate_limits import limiter
 from web.security import add_security_headers
+from web.slow_clients import BodyDeadline
 
 
 def _environment(name, default, convert=str):
@@ -58,6 +59,10 @@ class Config:
     RATELIMIT_STORAGE_URI = _environment("DIGITPAD_RATE_LIMIT_STORAGE", "memory://")
     CORS_ORIGINS = _environment("DIGITPAD_CORS_ORIGINS", "")
     TRUSTED_PROXIES = _environment("DIGITPAD_TRUSTED_PROXIES", 0, int)
+    # Slow clients: a body must arrive within this many seconds, plus one second for every
+    # BODY_MIN_RATE bytes received (web/slow_clients.py); 0 turns the deadline off.
+    BODY_TIMEOUT_SECONDS = _environment("DIGITPAD_BODY_TIMEOUT_SECONDS", 10.0, float)
+    BODY_MIN_RATE = _environment("DIGITPAD_BODY_MIN_RATE", 5_000, int)
     # Corrections: SQLite in the instance folder unless DATABASE_URL names another database.
     SQLALCHEMY_DATABASE_URI = _environment("DATABASE_URL", "")
     DATABASE_TIMEOUT_SECONDS = _environment("DIGITPAD_DATABASE_TIMEOUT_SECONDS", 5.0, float)
@@ -101,6 +106,7 @@ def create_app(test_config=None):
         on_batch=BATCH_SIZES.observe,
     )
 
+    app.wsgi_app = BodyDeadline(app.wsgi_app, app.config["BODY_TIMEOUT_SECONDS"], app.config["BODY_MIN_RATE"])
     if app.config["TRUSTED_PROXIES"]:
         # Behind Heroku's router (or another proxy) the client's address is in X-Forwarded-For.
         proxies = app.config["TRUSTED_PROXIES"]

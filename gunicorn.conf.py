@@ -1,6 +1,11 @@
 """gunicorn settings, read automatically from this folder; every value can be overridden.
 
-Workers come from WEB_CONCURRENCY (Heroku sets it by dyno size), threads from GUNICORN_THREADS.
+Workers come from WEB_CONCURRENCY (Heroku sets it by dyno size). They are gevent workers: each
+connection is a greenlet, so a client that sends its request slowly (a phone on a bad network,
+or an attacker trickling a byte a second) holds a few kilobytes, never a thread, and everyone
+else is still served (bench/bench_slow_clients.py measures it; the README has the figures).
+A request's headers must arrive within `keepalive` seconds of the connection opening (or of the
+previous answer on it); its body has the deadline of web/slow_clients.py.
 The app is imported in each worker after the fork (no preload): a TensorFlow model built in
 the master before forking hangs the workers.
 """
@@ -11,9 +16,11 @@ import tempfile
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "web.gunicorn_worker.GeventSocketsWorker")
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "4000"))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # For GUNICORN_WORKER_CLASS=gthread.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+# Heroku sends SIGTERM, then SIGKILL 30 s later: requests in flight get 20 s to finish.
 graceful_timeout = 20
 keepalive = 5
 preload_app = False

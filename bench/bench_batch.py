@@ -3,7 +3,7 @@ request each, and the network alone at batch 1, 32, 1,000 and 10,000 on each run
 
     .venv/bin/python -m bench.bench_batch [--images 1000] [--rounds 5] [--seconds 8]
 
-The server is started as the Procfile starts it (2 workers x 8 threads) and driven on
+The server is started as the Procfile starts it (2 gevent workers) and driven on
 127.0.0.1: first by 16 clients posting the images one a request (the base of every ratio), then
 by one client posting them all in one request, `--rounds` times. Every batch answer is checked
 against the single answers. Then the network alone, in this process: LiteRT with one thread and

@@ -1,5 +1,5 @@
 """Corrections benchmark: many clients posting corrections at once to digitpad started as the
-Procfile does (release phase, then gunicorn: 2 workers x 8 threads), on SQLite and PostgreSQL.
+Procfile does (release phase, then gunicorn: 2 gevent workers), on SQLite and PostgreSQL.
 
     .venv/bin/python -m bench.bench_corrections [--seconds 10] [--clients 32] [--databases sqlite postgresql]
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.bench_serving [--seconds 8] [--clients 1 8 32] [--rounds 1]
 
-Both servers run under gunicorn with the same workers and threads, on 127.0.0.1, and are driven
+Both servers run under gunicorn with the same settings (gunicorn.conf.py), on 127.0.0.1, and are driven
 with the same drawn-digit PNGs (the page's JSON body) for a bounded time per client count.
 Prints requests per second, client-side latency percentiles, the server's own time per request
 (its Server-Timing header), errors and wrong answers; then the in-process cost of decoding +
@@ -52,8 +52,10 @@ def percentile(values, fraction):
     return float(np.percentile(values, fraction * 100)) if values else float("nan")
 
 
-def drive(port, bodies, clients, seconds, server_pids, max_requests=20000):
+def drive(port, bodies, clients, seconds, server_pids, max_requests=20000, timeout=30):
     """Bounded load: `clients` threads with keep-alive connections for `seconds`.
+
+    A request that gets no answer within `timeout` seconds counts as an error.
 
     Besides the rates and latencies it reports the CPU time used per request by the server's
     processes and by this load generator, which shares the machine's cores with them.
@@ -64,7 +66,7 @@ def drive(port, bodies, clients, seconds, server_pids, max_requests=20000):
     budget = [max_requests]
 
     def client(offset):
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         index = offset
         while time.monotonic() < deadline:
             with lock:
@@ -93,7 +95,7 @@ def drive(port, bodies, clients, seconds, server_pids, max_requests=20000):
                 with lock:
                     failures[0] += 1
                 connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         connection.close()
 
     server_cpu = sum(cpu_seconds(pid) for pid in server_pids)
@@ -190,7 +192,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=8.0, help="load time per client count")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--workers", default="2")
-    parser.add_argument("--threads", default="8")
+    parser.add_argument("--threads", default="8", help="threads per worker, for --worker-classes gthread")
     parser.add_argument("--batch-waits", type=float, nargs="+", default=[0.0, 2.0],
                         help="DIGITPAD_BATCH_MAX_WAIT_MS values to compare")
     parser.add_argument("--rounds", type=int, default=1,
@@ -200,11 +202,14 @@ def main():
     parser.add_argument("--model-dirs", nargs="+", default=[None], metavar="DIR",
                         help="serve these model folders in turn, each with every setting, in the "
                              "same run (default: the served model only)")
+    parser.add_argument("--worker-classes", nargs="+", default=[None], metavar="CLASS",
+                        help="GUNICORN_WORKER_CLASS values to compare in the same run, e.g. gthread "
+                             "web.gunicorn_worker.GeventSocketsWorker (default: gunicorn.conf.py's)")
     arguments = parser.parse_args()
 
     bodies = drawn_digit_bodies()
     gunicorn = {"WEB_CONCURRENCY": arguments.workers, "GUNICORN_THREADS": arguments.threads}
-    print(f"{len(bodies)} drawn digits, {arguments.workers} workers x {arguments.threads} threads, "
+    print(f"{len(bodies)} drawn digits, {arguments.workers} workers, "
           f"{arguments.seconds:.0f} s per client count, {os.cpu_count()} cores")
 
     batching = [("no batching", {"DIGITPAD_BATCH_MAX_SIZE": "1"})] + [
@@ -216,6 +221,12 @@ def main():
         for model_dir in arguments.model_dirs
         for name, environment in batching
     ]
+    if arguments.worker_classes != [None]:
+        settings = [
+            (f"{worker_class.rsplit('.', 1)[-1]}, {name}", {**environment, "GUNICORN_WORKER_CLASS": worker_class})
+            for worker_class in arguments.worker_classes
+            for name, environment in settings
+        ]
     runs = {name: [] for name, _ in settings}
     for _ in range(arguments.rounds):
         for name, environment in settings:

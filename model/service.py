@@ -17,6 +17,7 @@ faster, when the worker warms up. DIGITPAD_RUNTIME=litert or keras serves every 
 import base64
 import logging
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -204,8 +205,14 @@ class DigitClassifier:
         return self.metadata.get("version", "unknown")
 
     def wait_until_ready(self, timeout):
-        """Block up to `timeout` seconds for the model; ModelNotReady if it is not there."""
-        self._finished_loading.wait(timeout)
+        """Block up to `timeout` seconds for the model; ModelNotReady if it is not there.
+
+        Polled with time.sleep, not a blocking wait: under the gevent worker time.sleep is
+        gevent's, so the worker answers other requests (/healthz) while this one waits.
+        """
+        deadline = time.monotonic() + timeout
+        while not self._finished_loading.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
         if self.load_error:
             raise ModelNotReady(f"The model failed to load: {self.load_error}")
         if not self.ready:
@@ -313,6 +320,12 @@ class DigitClassifier:
 
 # In a batch process: the classifier of each model folder, loaded on its first batch.
 _batch_classifiers = {}
+
+
+def ignore_termination_signal():
+    """A batch process's start (web/batch.py): Heroku sends SIGTERM to every process of the dyno;
+    a batch process finishes the batch in hand and ends with its worker, which shuts it down."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def classify_each(images, settings):

@@ -1,5 +1,5 @@
 """Corrections against the app started as the Procfile says (release phase, then gunicorn with
-2 workers x 8 threads), on SQLite and on a real PostgreSQL: concurrency and a crash."""
+2 gevent workers), on SQLite and on a real PostgreSQL: concurrency and a crash."""
 
 import signal
 import threading
@@ -28,7 +28,7 @@ def bodies():
 
 
 def test_32_clients_at_once_get_no_errors_and_every_201_is_one_row(database_url, bodies):
-    environment = {**serving_environment(database_url), "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "8"}
+    environment = {**serving_environment(database_url), "WEB_CONCURRENCY": "2"}
     with procfile_server(environment) as (url, _):
         result = post_corrections(url, bodies[:600], CLIENTS, seconds=4.0)
     assert result["unanswered"] == 0

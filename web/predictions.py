@@ -21,9 +21,11 @@ def index():
 @limiter.limit(lambda: current_app.config["RATE_LIMIT"])
 def predict():
     classifier = current_app.extensions["digitpad.classifier"]
-    # Announced from the start, so a batch being gathered waits for this request's image.
+    # The body is read first: a client still sending it (a slow phone, or an attacker trickling)
+    # must not make others' batches wait for it. Announced from then on, so a batch being
+    # gathered waits for this request's image while it is decoded and preprocessed.
+    data = image_bytes_from_request()
     with current_app.extensions["digitpad.batcher"].announced() as submit:
-        data = image_bytes_from_request()
         classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
         answer = classifier.classify(data, predict=submit)
     PREDICTIONS.labels("none" if answer["digit"] is None else str(answer["digit"])).inc()
