@@ -12,12 +12,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from model.batching import Batcher
 from model.loader import DEFAULT_MODEL_DIR
-from model.service import DigitClassifier
 from web.batch import batch
 from web.corrections import corrections
 from web.database import init_database
 from web.errors import register_error_handlers
 from web.metrics import BATCH_SIZES, record_request, start_timer
+from web.model_versions import ModelWatcher, ServedModel, build_served_model, model_versions, serve
 from web.predictions import api, pages
 from web.rate_limits import limiter
 from web.security import add_security_headers
@@ -42,6 +42,9 @@ class Config:
     MAX_JSON_DEPTH = _environment("DIGITPAD_MAX_JSON_DEPTH", 8, int)
     UNSURE_BELOW = _environment("DIGITPAD_UNSURE_BELOW", 0.6, float)
     MODEL_WAIT_SECONDS = _environment("DIGITPAD_MODEL_WAIT_SECONDS", 20.0, float)
+    # How often each worker asks the database which model version is served (0: never; the
+    # committed model/ is served).
+    MODEL_POLL_SECONDS = _environment("DIGITPAD_MODEL_POLL_SECONDS", 1.0, float)
     RUNTIME = _environment("DIGITPAD_RUNTIME", "auto")
     INFERENCE_THREADS = _environment("DIGITPAD_INFERENCE_THREADS", 1, int)
     BATCH_MAX_SIZE = _environment("DIGITPAD_BATCH_MAX_SIZE", 32, int)
@@ -83,28 +86,18 @@ def create_app(test_config=None):
     if test_config:
         app.config.from_mapping(test_config)
 
-    classifier = app.config.get("CLASSIFIER") or DigitClassifier(
-        model_dir=app.config["MODEL_DIR"],
-        unsure_below=app.config["UNSURE_BELOW"],
-        max_batch_size=app.config["BATCH_MAX_SIZE"],
-        runtime=app.config["RUNTIME"],
-        inference_threads=app.config["INFERENCE_THREADS"],
-        gpu_batch_from=app.config["GPU_BATCH_FROM"],
-        image_limits={
-            "max_side": app.config["MAX_IMAGE_SIDE"],
-            "max_pixels": app.config["MAX_IMAGE_PIXELS"],
-        },
-    )
-    if not app.config.get("CLASSIFIER"):
-        # In the background, so /healthz answers and /readyz says 503 while the model loads.
-        classifier.load_in_background()
-    app.extensions["digitpad.classifier"] = classifier
-    app.extensions["digitpad.batcher"] = Batcher(
-        classifier.predict,
-        max_batch_size=app.config["BATCH_MAX_SIZE"],
-        max_wait_seconds=app.config["BATCH_MAX_WAIT_MS"] / 1000,
-        on_batch=BATCH_SIZES.observe,
-    )
+    if app.config.get("CLASSIFIER"):  # Tests bring a classifier of their own, loaded once.
+        classifier = app.config["CLASSIFIER"]
+        served = ServedModel(classifier, Batcher(
+            classifier.predict,
+            max_batch_size=app.config["BATCH_MAX_SIZE"],
+            max_wait_seconds=app.config["BATCH_MAX_WAIT_MS"] / 1000,
+            on_batch=BATCH_SIZES.observe,
+        ))
+    else:
+        served = build_served_model(app.config, app.config["MODEL_DIR"])
+    serve(app, served)
+
 
     app.wsgi_app = BodyDeadline(app.wsgi_app, app.config["BODY_TIMEOUT_SECONDS"], app.config["BODY_MIN_RATE"])
     if app.config["TRUSTED_PROXIES"]:
@@ -123,9 +116,18 @@ def create_app(test_config=None):
     app.after_request(record_request)
     app.after_request(add_security_headers)
 
+    if not app.config.get("CLASSIFIER"):
+        # In the background, so /healthz answers and /readyz says 503 while the model loads: the
+        # registry's served version, or the committed model while the registry is empty.
+        if app.config["MODEL_POLL_SECONDS"] > 0:
+            ModelWatcher(app, app.config["MODEL_POLL_SECONDS"])
+        else:
+            served.classifier.load_in_background()
+
     register_error_handlers(app)
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(corrections)
     app.register_blueprint(batch)
+    app.register_blueprint(model_versions)
     return app

@@ -32,6 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
+from handwriting.corrections import HELD_OUT_PERCENT, read_corrections, split_by_client  # noqa: E402
 from handwriting.pendigits import (  # noqa: E402
     VALIDATION_WRITERS,
     accuracy_report,
@@ -115,6 +116,20 @@ def parse_arguments(argv=None):
         type=int,
         default=None,
         help="train on the first N MNIST images and N pen digits only (quick runs)",
+    )
+    parser.add_argument(
+        "--corrections",
+        default=os.environ.get("DIGITPAD_CORRECTIONS"),
+        metavar="SOURCE",
+        help="people's corrections too: an export file (flask --app app corrections export --out "
+        "F.npz) or a database URL; the held-out clients' are only measured on",
+    )
+    parser.add_argument(
+        "--corrections-weight",
+        type=int,
+        default=5,
+        help="how many times each correction is trained on an epoch (it is one drawing among "
+        "70,000; a person's correction says what the model got wrong)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="output folder")
     instead_of_training = parser.add_mutually_exclusive_group()
@@ -544,6 +559,15 @@ def main(argv=None):
     x_pen, y_pen, _ = drawn_for_the_model(pen_training, arguments.pen_drawings, arguments.seed)
     x_train = np.concatenate([x_train, x_pen])
     y_train = np.concatenate([y_train, y_pen])
+    # People's corrections, split by client: the held-out clients' are only measured on.
+    if arguments.corrections:
+        (x_corrected, y_corrected), (x_held_out, y_held_out) = split_by_client(
+            *read_corrections(arguments.corrections)
+        )
+        x_train = np.concatenate([x_train, *[x_corrected] * arguments.corrections_weight])
+        y_train = np.concatenate([y_train, *[y_corrected] * arguments.corrections_weight])
+        print(f"Corrections: {len(y_corrected):,} trained on ({arguments.corrections_weight} times each), "
+              f"{len(y_held_out):,} of held-out clients measured on")
     training_writers = sorted({digit.writer for digit in pen_training})
     print(
         f"Training on {len(x_train):,} images: {mnist_training_images:,} from MNIST and "
@@ -609,6 +633,8 @@ def main(argv=None):
                 "images": len(y_test),
             },
             "validation_writers": rounded(writers_report),
+            **({"held_out_corrections": held_out_figures(network, x_held_out, y_held_out)}
+               if arguments.corrections else {}),
         },
         "parameters": network.count_params(),
         "filters": next(
@@ -639,6 +665,13 @@ def main(argv=None):
             },
         },
         "writer_split": {"training": training_writers, "validation": list(VALIDATION_WRITERS)},
+        **({"corrections": {
+            "source": "database" if "://" in arguments.corrections else Path(arguments.corrections).name,
+            "trained_on": len(y_corrected),
+            "weight": arguments.corrections_weight,
+            "held_out": len(y_held_out),
+            "held_out_share": HELD_OUT_PERCENT / 100,
+        }} if arguments.corrections else {}),
         "command": "python train_mnist.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "versions": {
             "python": platform.python_version(),
@@ -654,6 +687,14 @@ def main(argv=None):
     print_evaluation(accuracy, per_digit)
     print_writer_evaluation(writers_report)
     return network
+
+
+def held_out_figures(network, images, labels):
+    """Accuracy on the held-out clients' corrections (none yet: accuracy None)."""
+    if len(labels) == 0:
+        return {"accuracy": None, "images": 0}
+    accuracy = float((predicted_digits(network, images) == labels).mean())
+    return {"accuracy": round(accuracy, 6), "images": int(len(labels))}
 
 
 def backend_version():

@@ -44,6 +44,7 @@ class Batcher:
         self._queue = collections.deque()
         self._busy = False  # A batch is being gathered or run.
         self._on_their_way = 0  # Announced requests that have not submitted yet.
+        self._closed = False
         # Only the batching thread waits on this: for queued work and for the network to be free.
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="batcher", daemon=True)
@@ -106,6 +107,8 @@ class Batcher:
     def _gather(self):
         """Take the next batch off the queue once the network is free (called holding the lock)."""
         while self._busy or not self._queue:
+            if self._closed and not self._busy and not self._queue:
+                return None
             self._changed.wait()
         self._busy = True
         batch = [self._queue.popleft()]
@@ -127,7 +130,15 @@ class Batcher:
         while True:
             with self._changed:
                 batch = self._gather()
+            if batch is None:
+                return
             self._run_batch(batch)
+
+    def close(self):
+        """End the batching thread once nothing is queued (a model version that was replaced)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
 
     def _run_batch(self, batch):
         try:

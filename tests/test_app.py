@@ -180,7 +180,7 @@ def test_unexpected_failure_is_a_json_500_without_details(app, client, seven_png
     def broken(data, predict=None):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(app.extensions["digitpad.classifier"], "classify", broken)
+    monkeypatch.setattr(app.extensions["digitpad.served"].classifier, "classify", broken)
     response = client.post("/predict/", data=seven_png, content_type="image/png")
     assert_error(response, 500)
     assert b"secret internal detail" not in response.data
@@ -258,7 +258,7 @@ def test_every_request_stops_being_waited_for_whatever_its_outcome(app, client, 
         (b"", "text/plain", 400),
     ]:
         assert client.post("/predict/", data=body, content_type=content_type).status_code == status
-    assert app.extensions["digitpad.batcher"]._on_their_way == 0
+    assert app.extensions["digitpad.served"].batcher._on_their_way == 0
 
 
 def test_rate_limit_answers_429_in_json(classifier, seven_png):

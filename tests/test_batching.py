@@ -224,3 +224,13 @@ def test_a_timeout_is_reported_and_the_request_leaves_the_queue():
 def test_invalid_batch_size_is_refused():
     with pytest.raises(ValueError):
         Batcher(identify, max_batch_size=0)
+
+
+def test_a_closed_batcher_ends_its_thread_once_nothing_is_queued():
+    batcher = Batcher(identify, max_batch_size=4)
+    assert batcher.submit(image_marked(3))[0][0] == 3
+    batcher.close()
+    batcher._thread.join(timeout=5)
+    assert not batcher._thread.is_alive()
+    # A request that still holds it runs its own batch (the network is idle).
+    assert batcher.submit(image_marked(5))[0][0] == 5

@@ -55,4 +55,4 @@ def test_the_release_phase_migrates_the_database_the_web_process_uses(tmp_path):
     with sqlite3.connect(database) as connection:
         tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"corrections", "settings", "alembic_version"} <= tables
-        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("0002",)

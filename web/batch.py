@@ -22,6 +22,7 @@ from web.errors import error_body, error_response
 from web.gunicorn_worker import off_the_event_loop
 from web.image_input import json_object_from_request
 from web.metrics import BATCH_REQUEST_IMAGES, PREDICTIONS
+from web.model_versions import served_model
 from web.rate_limits import limiter
 
 batch = Blueprint("batch", __name__)
@@ -168,7 +169,7 @@ def in_batch_processes(function, images, settings):
 def predict_batch():
     images = images_from_request()
     BATCH_REQUEST_IMAGES.observe(len(images))
-    classifier = current_app.extensions["digitpad.classifier"]
+    classifier = served_model().classifier
     classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
     try:
         results = answers_for(classifier, images)

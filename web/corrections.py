@@ -29,6 +29,7 @@ from web.image_input import (
     uploaded_file_bytes,
 )
 from web.metrics import CORRECTIONS
+from web.model_versions import served_model
 from web.rate_limits import limiter
 
 corrections = Blueprint("corrections", __name__, cli_group="corrections")
@@ -97,7 +98,7 @@ def stored_drawing(data):
     with Image.open(io.BytesIO(data)) as header:
         if header.format == "PNG" and max(header.size) <= STORED_DRAWING_SIDE:
             return data
-    limits = current_app.extensions["digitpad.classifier"].image_limits
+    limits = served_model().classifier.image_limits
     gray = to_grayscale(decode_image(data, **limits))
     gray.thumbnail((STORED_DRAWING_SIDE, STORED_DRAWING_SIDE), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
@@ -113,9 +114,11 @@ def stored_drawing(data):
 @corrections.post("/api/corrections")
 @limiter.limit(lambda: current_app.config["CORRECTIONS_RATE_LIMIT"])
 def create_correction():
-    classifier = current_app.extensions["digitpad.classifier"]
-    with current_app.extensions["digitpad.batcher"].announced() as submit:
-        data, label, kind = correction_from_request()
+    served = served_model()
+    classifier = served.classifier
+    # The body first, as /predict/ does: a client still sending it must not hold up a batch.
+    data, label, kind = correction_from_request()
+    with served.batcher.announced() as submit:
         classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
         digit_image, answer = classifier.read(data, predict=submit)
     if answer["digit"] is None:

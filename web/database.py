@@ -16,12 +16,15 @@ from flask import current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
+    ForeignKey,
     Integer,
     LargeBinary,
     SmallInteger,
     String,
+    Text,
     event,
     select,
     text,
@@ -88,6 +91,45 @@ class Setting(db.Model):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(256))
+
+
+class ModelVersion(db.Model):
+    """One version of the network in the registry (web/model_versions.py), named by the
+    `version` id of its metadata.json, with the figures measured for it."""
+
+    __tablename__ = "model_versions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    added_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    # metadata.json as the training wrote it, and the accuracy measured here on each
+    # evaluation set (JSON: {"mnist_test": {"accuracy", "images"}, ...}).
+    model_metadata: Mapped[str] = mapped_column(Text)
+    evaluation: Mapped[str] = mapped_column(Text)
+    files_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ModelFile(db.Model):
+    """A file of a model version (model.json, model.h5, model.tflite, metadata.json)."""
+
+    __tablename__ = "model_files"
+
+    version: Mapped[str] = mapped_column(String(64), ForeignKey("model_versions.version"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ModelPromotion(db.Model):
+    """Which version is served, as a log: the latest row names it; a rollback is a row too."""
+
+    __tablename__ = "model_promotions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    action: Mapped[str] = mapped_column(String(8))  # "initial", "promote" or "rollback"
+    version: Mapped[str] = mapped_column(String(64), ForeignKey("model_versions.version"))
+    # What was served before this row (none before the first).
+    previous: Mapped[str | None] = mapped_column(String(64))
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 def sqlalchemy_url(url):

@@ -9,6 +9,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -33,6 +34,10 @@ BATCH_REQUEST_IMAGES = Histogram(
     "digitpad_batch_request_images",
     "Images per /predict/batch request",
     buckets=(1, 10, 32, 100, 250, 500, 1000, 5000),
+)
+# 1 for the model version a worker serves (one series per worker: "liveall" drops dead ones).
+SERVED_MODEL = Gauge(
+    "digitpad_served_model", "The model version this worker serves (1)", ["version"], multiprocess_mode="liveall"
 )
 CORRECTIONS = Counter(
     "digitpad_corrections_total",

@@ -6,6 +6,7 @@ from web.database import database_state
 from web.errors import error_response
 from web.image_input import image_bytes_from_request
 from web.metrics import PREDICTIONS, metrics_response
+from web.model_versions import served_model
 from web.rate_limits import limiter
 
 pages = Blueprint("pages", __name__)
@@ -20,12 +21,13 @@ def index():
 @api.post("/predict/")
 @limiter.limit(lambda: current_app.config["RATE_LIMIT"])
 def predict():
-    classifier = current_app.extensions["digitpad.classifier"]
+    served = served_model()
+    classifier = served.classifier
     # The body is read first: a client still sending it (a slow phone, or an attacker trickling)
     # must not make others' batches wait for it. Announced from then on, so a batch being
     # gathered waits for this request's image while it is decoded and preprocessed.
     data = image_bytes_from_request()
-    with current_app.extensions["digitpad.batcher"].announced() as submit:
+    with served.batcher.announced() as submit:
         classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
         answer = classifier.classify(data, predict=submit)
     PREDICTIONS.labels("none" if answer["digit"] is None else str(answer["digit"])).inc()
@@ -41,7 +43,7 @@ def healthz():
 def readyz():
     """Ready when the model is: predictions never need the database, whose state is reported
     (corrections answer 503 while it is unavailable)."""
-    classifier = current_app.extensions["digitpad.classifier"]
+    classifier = served_model().classifier
     if classifier.ready:
         return jsonify(
             {"status": "ready", "model_version": classifier.version, "database": database_state()}
@@ -52,7 +54,7 @@ def readyz():
 
 @api.get("/api/model")
 def model_info():
-    return jsonify(current_app.extensions["digitpad.classifier"].describe())
+    return jsonify(served_model().classifier.describe())
 
 
 @api.get("/metrics")

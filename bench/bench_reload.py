@@ -1,0 +1,169 @@
+"""Model versions switched under load: promote and roll back while 16 clients keep asking.
+
+    .venv/bin/python -m bench.bench_reload [--setups sqlite postgresql] [--switches 10] [--clients 16]
+
+Set-ups: one server on SQLite; two servers (two gunicorn instances on different ports) sharing
+one throwaway PostgreSQL. A second version (the committed network under another version id,
+added with `flask models add`, which measures it) is promoted and rolled back in turn, with
+`flask models promote` / `rollback` as an operator runs them, `--switches` times, `--gap`
+seconds apart, while `--clients` threads post drawings to the servers in turn. Prints, per
+switch, how long until the last answer from the version it replaced, and in all: failed
+requests, answers from a version older than the one promoted 5 s earlier, and p50/p99 latency
+in the 5 s after each switch against the rest. Rate limits are off.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import requests
+
+from model.loader import DEFAULT_MODEL_DIR, read_metadata
+from tests.postgres import postgres_server
+from tests.procfile_server import ROOT, procfile_server, run_release_phase
+from tests.strokes import encode, render, strokes_named
+
+SEVEN_PNG = encode(render(strokes_named("7-crossed")))
+LATE_AFTER_S = 5.0
+SECOND_VERSION = "reload-second-version"
+
+
+def flask_models(environment, *arguments):
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "flask"), "--app", "app", "models", *arguments],
+        cwd=ROOT, env={**os.environ, **environment}, capture_output=True, text=True, timeout=300,
+    )
+    if result.returncode:
+        raise RuntimeError(f"flask models {' '.join(arguments)}: {result.stderr[-1000:]}")
+    return time.monotonic() - started
+
+
+def second_version(folder):
+    """The committed network under another version id."""
+    shutil.copytree(DEFAULT_MODEL_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    metadata = json.loads((folder / "metadata.json").read_text())
+    metadata["version"] = SECOND_VERSION
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    return folder
+
+
+class Load:
+    """`clients` threads posting drawings to the servers in turn; every answer recorded."""
+
+    def __init__(self, urls, clients):
+        self.urls = urls
+        self.answers = []  # (time sent, time answered, version or None, status)
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._client, args=(number,)) for number in range(clients)]
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(60)
+
+    def _client(self, number):
+        session = requests.Session()
+        turn = number
+        while not self.stopping.is_set():
+            url = self.urls[turn % len(self.urls)]
+            turn += 1
+            sent = time.monotonic()
+            try:
+                response = session.post(f"{url}/predict/", data=SEVEN_PNG, headers={"Content-Type": "image/png"},
+                                        timeout=30)
+                version = response.json().get("model_version") if response.status_code == 200 else None
+                status = response.status_code
+            except (requests.RequestException, ValueError):
+                version, status = None, "failed"
+                session = requests.Session()
+            with self.lock:
+                self.answers.append((sent, time.monotonic(), version, status))
+
+
+def run_setup(name, arguments):
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="digitpad-reload-")))
+        if name == "sqlite":
+            database_url, servers = f"sqlite:///{folder}/digitpad.sqlite3", 1
+        else:
+            database_url, servers = stack.enter_context(postgres_server()).create_database("reload"), 2
+        environment = {"DATABASE_URL": database_url, "DIGITPAD_RATE_LIMIT": ""}
+        run_release_phase({**os.environ, **environment})
+        # Both versions measured and added before the load (the first promotion would add the
+        # committed model itself, measuring it meanwhile).
+        flask_models(environment, "add", str(DEFAULT_MODEL_DIR))
+        flask_models(environment, "add", str(second_version(folder / "second")))
+        urls = [stack.enter_context(procfile_server(environment))[0] for _ in range(servers)]
+        committed = read_metadata(DEFAULT_MODEL_DIR)["version"]
+        switches = []  # (time the command started, version promoted, seconds it took)
+        with Load(urls, arguments.clients) as load:
+            time.sleep(arguments.gap)
+            for number in range(arguments.switches):
+                action, version = (("promote", SECOND_VERSION), SECOND_VERSION) if number % 2 == 0 else (
+                    ("rollback",), committed)
+                started = time.monotonic()
+                command_seconds = flask_models(environment, *action)
+                # From the command's start: it commits the switch before it returns, so an old
+                # answer counted late here is at least that late.
+                switches.append((started, version, command_seconds))
+                time.sleep(arguments.gap)
+        report(name, servers, load.answers, switches)
+
+
+def report(name, servers, answers, switches):
+    failed = [answer for answer in answers if answer[3] != 200]
+    print(f"\n{name}: {servers} server(s) x 2 workers, {len(answers):,} requests, {len(switches)} switches")
+    around, steady, late = [], [], 0
+    for index, (switched, version, command_seconds) in enumerate(switches):
+        until = switches[index + 1][0] if index + 1 < len(switches) else float("inf")
+        # Answered after this switch and before the next, by the version it replaced.
+        old = [answered for sent, answered, answer, _ in answers
+               if switched <= answered < until and answer is not None and answer != version]
+        late += sum(1 for answered in old if answered - switched > LATE_AFTER_S)
+        last_old = max(old) - switched if old else 0.0
+        print(f"  switch {index + 1:>2} to {version:<24} command {command_seconds:4.1f} s; last answer from the "
+              f"version it replaced {last_old:4.2f} s after the command started")
+    for sent, answered, _, status in answers:
+        if status != 200:
+            continue
+        near = any(0 <= sent - switched < LATE_AFTER_S for switched, _, _ in switches)
+        (around if near else steady).append((answered - sent) * 1000)
+    print(f"  failed requests: {len(failed)}; answers from a version older than the one promoted "
+          f"{LATE_AFTER_S:g} s earlier: {late}")
+    for label, values in (("within 5 s after a switch", around), ("the rest", steady)):
+        if values:
+            p50, p99 = np.percentile(values, [50, 99])
+            print(f"  latency {label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(values):,} requests)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setups", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    parser.add_argument("--switches", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--gap", type=float, default=8.0, help="seconds between switches")
+    arguments = parser.parse_args()
+    if not (os.environ.get("MNIST_PATH") and os.environ.get("PENDIGITS_PATH")):
+        parser.error("set MNIST_PATH and PENDIGITS_PATH: `flask models add` measures the version it adds")
+    for name in arguments.setups:
+        run_setup(name, arguments)
+
+
+if __name__ == "__main__":
+    main()
