@@ -6,6 +6,7 @@
 
 import os
 
+import click
 from flask import Flask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -75,6 +76,13 @@ class Config:
     CLIENT_SALT = _environment("DIGITPAD_CLIENT_SALT", "")
 
 
+def built_for_a_command():
+    """Whether a `flask` command other than `run` (db upgrade, models, corrections) is building
+    the app: it never serves, so it neither loads the model nor follows the registry."""
+    context = click.get_current_context(silent=True)
+    return context is not None and context.command.name != "run"
+
+
 # ---------------------------------------------------------------------------------------------
 # Application factory
 # ---------------------------------------------------------------------------------------------
@@ -116,7 +124,7 @@ def create_app(test_config=None):
     app.after_request(record_request)
     app.after_request(add_security_headers)
 
-    if not app.config.get("CLASSIFIER"):
+    if not app.config.get("CLASSIFIER") and not built_for_a_command():
         # In the background, so /healthz answers and /readyz says 503 while the model loads: the
         # registry's served version, or the committed model while the registry is empty.
         if app.config["MODEL_POLL_SECONDS"] > 0:

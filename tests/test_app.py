@@ -325,3 +325,18 @@ def test_the_default_rate_limit_lets_a_fast_drawer_through_and_stops_a_flood(cla
     clock.now += 60
     flood = [client.post("/predict/", data=seven_png, content_type="image/png").status_code for _ in range(60)]
     assert flood.count(200) == 20 and flood[20:] == [429] * 40
+
+
+def test_a_flask_command_builds_the_app_without_loading_or_following_the_model(tmp_path):
+    import threading
+
+    import click
+
+    def loaders():
+        return {thread for thread in threading.enumerate() if thread.name in ("model-watcher", "model-loader")}
+
+    before = loaders()
+    with click.Context(click.Command("upgrade")):  # As `flask db upgrade` builds it.
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'cli.sqlite3'}"})
+    assert loaders() == before
+    assert not app.extensions["digitpad.served"].classifier.ready
