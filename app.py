@@ -11,14 +11,13 @@ from flask import Flask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from model.batching import Batcher
 from model.loader import DEFAULT_MODEL_DIR
 from web.batch import batch
 from web.corrections import corrections
 from web.database import init_database
 from web.errors import register_error_handlers
-from web.metrics import BATCH_SIZES, record_request, start_timer
-from web.model_versions import ModelWatcher, ServedModel, build_served_model, model_versions, serve
+from web.metrics import record_request, start_timer
+from web.model_versions import ModelWatcher, build_served_model, model_versions, serve
 from web.predictions import api, pages
 from web.rate_limits import limiter
 from web.security import add_security_headers
@@ -94,18 +93,9 @@ def create_app(test_config=None):
     if test_config:
         app.config.from_mapping(test_config)
 
-    if app.config.get("CLASSIFIER"):  # Tests bring a classifier of their own, loaded once.
-        classifier = app.config["CLASSIFIER"]
-        served = ServedModel(classifier, Batcher(
-            classifier.predict,
-            max_batch_size=app.config["BATCH_MAX_SIZE"],
-            max_wait_seconds=app.config["BATCH_MAX_WAIT_MS"] / 1000,
-            on_batch=BATCH_SIZES.observe,
-        ))
-    else:
-        served = build_served_model(app.config, app.config["MODEL_DIR"])
+    # Tests bring a classifier of their own, loaded once.
+    served = build_served_model(app.config, app.config["MODEL_DIR"], app.config.get("CLASSIFIER"))
     serve(app, served)
-
 
     app.wsgi_app = BodyDeadline(app.wsgi_app, app.config["BODY_TIMEOUT_SECONDS"], app.config["BODY_MIN_RATE"])
     if app.config["TRUSTED_PROXIES"]:

@@ -2,7 +2,7 @@
 
 Workers come from WEB_CONCURRENCY (Heroku sets it by dyno size). They are gevent workers: each
 connection is a greenlet, so a client that sends its request slowly (a phone on a bad network,
-or an attacker trickling a byte a second) holds a few kilobytes, never a thread, and everyone
+or an attacker trickling a byte a second) holds a greenlet, never a thread, and everyone
 else is still served (bench/bench_slow_clients.py measures it; the README has the figures).
 A request's headers must arrive within `keepalive` seconds of the connection opening (or of the
 previous answer on it); its body has the deadline of web/slow_clients.py.

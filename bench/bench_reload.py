@@ -13,9 +13,7 @@ in the 5 s after each switch against the rest. Rate limits are off.
 """
 
 import argparse
-import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +26,7 @@ import numpy as np
 import requests
 
 from model.loader import DEFAULT_MODEL_DIR, read_metadata
+from tests.model_folders import copy_of_committed_model
 from tests.postgres import postgres_server
 from tests.procfile_server import ROOT, procfile_server, run_release_phase
 from tests.strokes import encode, render, strokes_named
@@ -46,15 +45,6 @@ def flask_models(environment, *arguments):
     if result.returncode:
         raise RuntimeError(f"flask models {' '.join(arguments)}: {result.stderr[-1000:]}")
     return time.monotonic() - started
-
-
-def second_version(folder):
-    """The committed network under another version id."""
-    shutil.copytree(DEFAULT_MODEL_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    metadata = json.loads((folder / "metadata.json").read_text())
-    metadata["version"] = SECOND_VERSION
-    (folder / "metadata.json").write_text(json.dumps(metadata))
-    return folder
 
 
 class Load:
@@ -108,7 +98,7 @@ def run_setup(name, arguments):
         # Both versions measured and added before the load (the first promotion would add the
         # committed model itself, measuring it meanwhile).
         flask_models(environment, "add", str(DEFAULT_MODEL_DIR))
-        flask_models(environment, "add", str(second_version(folder / "second")))
+        flask_models(environment, "add", str(copy_of_committed_model(folder / "second", SECOND_VERSION)))
         urls = [stack.enter_context(procfile_server(environment))[0] for _ in range(servers)]
         committed = read_metadata(DEFAULT_MODEL_DIR)["version"]
         switches = []  # (time the command started, version promoted, seconds it took)
@@ -159,8 +149,6 @@ def main():
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--gap", type=float, default=8.0, help="seconds between switches")
     arguments = parser.parse_args()
-    if not (os.environ.get("MNIST_PATH") and os.environ.get("PENDIGITS_PATH")):
-        parser.error("set MNIST_PATH and PENDIGITS_PATH: `flask models add` measures the version it adds")
     for name in arguments.setups:
         run_setup(name, arguments)
 

@@ -28,7 +28,7 @@ import numpy as np
 from bench.bench_corrections import correction_bodies
 from bench.bench_serving import drawn_digit_bodies
 from bench.bench_slow_clients import SlowAttack
-from tests.procfile_server import procfile_server, resident_megabytes
+from tests.procfile_server import procfile_server, resident_megabytes, server_processes
 
 RATE_LIMITS_OFF = {"DIGITPAD_RATE_LIMIT": "", "DIGITPAD_CORRECTIONS_RATE_LIMIT": "", "DIGITPAD_BATCH_RATE_LIMIT": ""}
 BATCH_IMAGES = 50
@@ -111,22 +111,6 @@ def client(port, mix, minutes, started, deadline, seed, budget):
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         minutes.record(minute, name, status, expected, (time.perf_counter() - sent) * 1000)
     connection.close()
-
-
-def server_processes(master_pid):
-    """The master and every process under it (workers, batch processes, their helpers)."""
-    parents = {}
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
-        except OSError:
-            continue
-        parents[int(status.parent.name)] = int(fields.get("PPid", "0").strip() or 0)
-    tree, frontier = [master_pid], [master_pid]
-    while frontier:
-        frontier = [pid for pid, parent in parents.items() if parent in frontier]
-        tree += frontier
-    return tree
 
 
 def sample(master_pid):

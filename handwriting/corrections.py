@@ -9,7 +9,7 @@ model version (flask models evaluate), so one person's drawings stay on one side
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 HELD_OUT_PERCENT = 20
 SIDE = 28
@@ -22,18 +22,19 @@ def held_out(client):
 
 def read_corrections(source):
     """(images uint8 N x 28 x 28, labels, clients) from an export file (`flask corrections
-    export --out F.npz`) or a database URL (DATABASE_URL, as the server is given it)."""
-    if "://" in source:
+    export --out F.npz`), a database URL (DATABASE_URL, as the server is given it) or an engine."""
+    if isinstance(source, Engine) or "://" in source:
         from web.database import sqlalchemy_url  # The same URL rules as the server.
 
-        engine = create_engine(sqlalchemy_url(source))
+        engine = source if isinstance(source, Engine) else create_engine(sqlalchemy_url(source))
         try:
             with engine.connect() as connection:
                 rows = connection.execute(
                     text("SELECT model_input, label, client FROM corrections ORDER BY id")
                 ).all()
         finally:
-            engine.dispose()
+            if engine is not source:
+                engine.dispose()
         images = np.array(
             [np.frombuffer(model_input, np.uint8).reshape(SIDE, SIDE) for model_input, _, _ in rows],
             dtype=np.uint8,

@@ -96,17 +96,31 @@ def stop_process_group(process, first_signal=signal.SIGTERM):
         process.wait()
 
 
-def worker_pids(master_pid):
-    """The gunicorn workers: the processes whose parent is the master."""
-    workers = []
+def parent_pids():
+    """{pid: its parent's pid} for every process now."""
+    parents = {}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
         except OSError:  # The process ended while we looked.
             continue
-        if fields.get("PPid", "").strip() == str(master_pid):
-            workers.append(int(status.parent.name))
-    return sorted(workers)
+        parents[int(status.parent.name)] = int(fields.get("PPid", "0").strip() or 0)
+    return parents
+
+
+def worker_pids(master_pid):
+    """The gunicorn workers: the processes whose parent is the master."""
+    return sorted(pid for pid, parent in parent_pids().items() if parent == master_pid)
+
+
+def server_processes(master_pid):
+    """The master and every process under it (workers, batch processes, their helpers)."""
+    parents = parent_pids()
+    tree, frontier = [master_pid], [master_pid]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        tree += frontier
+    return tree
 
 
 def resident_megabytes(pid):

@@ -3,7 +3,6 @@ servers that follow a promotion without a restart."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import requests
 import train_mnist
 from model.loader import DEFAULT_MODEL_DIR, read_metadata
 from tests.conftest import migrated_app
+from tests.model_folders import copy_of_committed_model
 from tests.procfile_server import ROOT, procfile_server, run_release_phase
 from tests.strokes import encode, render, strokes_named
 from web.database import ModelPromotion, db
@@ -42,15 +42,6 @@ def registry(classifier, tmp_path, evaluation_data):
     yield application, models
     with application.app_context():
         db.engine.dispose()
-
-
-def copy_of_committed_model(folder, version):
-    """The committed model's files under another version id (the same network)."""
-    shutil.copytree(DEFAULT_MODEL_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    metadata = json.loads((folder / "metadata.json").read_text())
-    metadata["version"] = version
-    (folder / "metadata.json").write_text(json.dumps(metadata))
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import pytest
 import requests
 from werkzeug.exceptions import RequestTimeout
 
+from app import Config
 from tests.procfile_server import procfile_server
 from tests.strokes import encode, render, strokes_named
 from web.slow_clients import DeadlineInput
@@ -24,7 +25,7 @@ from web.slow_clients import DeadlineInput
 SEVEN_PNG = encode(render(strokes_named("7-crossed")))
 # The documented deadlines: gunicorn.conf.py's keepalive for headers, app.py's for bodies.
 HEADER_DEADLINE_S = 5
-BODY_DEADLINE_S = 10
+BODY_DEADLINE_S = Config.BODY_TIMEOUT_SECONDS
 
 
 # --- The body deadline, on a gevent socket pair -------------------------------------------------

@@ -6,7 +6,6 @@ the drawing with its own model and stores what the model said, so the page is ne
 that. The `corrections` CLI group shows, exports and deletes what was kept.
 """
 
-import datetime
 import hashlib
 import io
 from pathlib import Path
@@ -21,7 +20,7 @@ from werkzeug.exceptions import BadRequest, UnprocessableEntity
 
 from model.loader import write_atomically
 from model.preprocessing import MNIST_SIZE, decode_image, to_grayscale
-from web.database import KINDS, Correction, DatabaseUnavailable, client_hash, db, short
+from web.database import KINDS, Correction, DatabaseUnavailable, client_hash, db, short, utc_now
 from web.errors import error_response
 from web.image_input import (
     image_bytes_from_json,
@@ -170,7 +169,7 @@ def store(fields):
 
 
 def store_once(fields):
-    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    now = utc_now()
     row = db.session.scalar(
         select(Correction).where(Correction.drawing_sha256 == fields["drawing_sha256"])
     )

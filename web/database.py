@@ -132,6 +132,11 @@ class ModelPromotion(db.Model):
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+def utc_now():
+    """Now in UTC without a time zone, as every DateTime column here keeps it."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
 def sqlalchemy_url(url):
     """A DATABASE_URL as SQLAlchemy takes it, with the PostgreSQL driver that is installed.
 

@@ -1,7 +1,7 @@
 """The Procfile's gunicorn worker: gevent for the sockets, Python's threads left as threads.
 
-gevent makes every connection a greenlet, so a client that sends its request slowly parks a few
-kilobytes instead of holding a thread (web/slow_clients.py, bench/bench_slow_clients.py).
+gevent makes every connection a greenlet, so a client that sends its request slowly parks a greenlet
+instead of holding a thread (web/slow_clients.py, bench/bench_slow_clients.py).
 gunicorn's own gevent worker also turns threads into greenlets, and that breaks the batch
 processes: concurrent.futures feeds their pipes from a thread with a blocking os.write, and as a
 greenlet that write stalls the whole worker while the processes wait for it to read their

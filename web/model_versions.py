@@ -13,7 +13,6 @@ model/ is served, as before; the first promotion adds it as the first version.
     flask --app app models list | add DIR | evaluate VERSION | promote VERSION [--force] | rollback
 """
 
-import datetime
 import json
 import logging
 import os
@@ -25,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-import numpy as np
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,7 +39,7 @@ from model.loader import (
     read_metadata,
 )
 from model.service import DigitClassifier
-from web.database import DatabaseUnavailable, ModelFile, ModelPromotion, ModelVersion, db, short
+from web.database import DatabaseUnavailable, ModelFile, ModelPromotion, ModelVersion, db, short, utc_now
 from web.metrics import BATCH_SIZES, SERVED_MODEL
 
 log = logging.getLogger("digitpad")
@@ -69,8 +67,9 @@ def served_model():
     return current_app.extensions["digitpad.served"]
 
 
-def build_served_model(config, model_dir):
-    classifier = DigitClassifier(
+def build_served_model(config, model_dir, classifier=None):
+    """A classifier for the model folder (or the one given, as tests give theirs) with its batcher."""
+    classifier = classifier or DigitClassifier(
         model_dir=model_dir,
         unsure_below=config["UNSURE_BELOW"],
         max_batch_size=config["BATCH_MAX_SIZE"],
@@ -133,7 +132,6 @@ class ModelWatcher:
     def __init__(self, app, poll_seconds):
         self.app = app
         self.poll_seconds = poll_seconds
-        self._stop = threading.Event()
         self._failed = set()  # Versions that would not load here: not tried again and again.
         self._retired = []  # (when, ServedModel) replaced, whose batchers end a minute later.
         threading.Thread(target=self._run, name="model-watcher", daemon=True).start()
@@ -142,12 +140,14 @@ class ModelWatcher:
         # At start the registry's version, where there is one: the classifier that requests
         # already wait for is pointed at its files before it loads.
         classifier = self.app.extensions["digitpad.served"].classifier
-        version, folder = self._registry_version()
+        folder = self._folder_of(self._registry_version())
         if folder is not None:
             classifier.model_dir = str(folder)
         classifier.load()
         serve(self.app, self.app.extensions["digitpad.served"])
-        while not self._stop.wait(self.poll_seconds):
+        # A real thread's pause (time.sleep would be gevent's in a gevent worker).
+        pause = threading.Event()
+        while not pause.wait(self.poll_seconds):
             self._follow()
             self._close_retired()
 
@@ -158,23 +158,37 @@ class ModelWatcher:
             self._retired.pop(0)[1].batcher.close()
 
     def _registry_version(self):
-        """(version, its folder here), or (None, None) while the registry is empty or unreadable."""
+        """The registry's served version (one small query), or None while it is empty or unreadable."""
         with self.app.app_context():
             try:
                 version = served_version()
-                if version is None or version in self._failed:
-                    return None, None
-                return version, version_folder(self.app, version)
-            except (SQLAlchemyError, OSError) as error:
+            except SQLAlchemyError as error:
                 log.warning("The model registry could not be read: %s", error)
-                return None, None
+                return None
+            finally:
+                db.session.remove()
+        return None if version in self._failed else version
+
+    def _folder_of(self, version):
+        """The version's files here, written from the registry if they are not (None: unreadable)."""
+        if version is None:
+            return None
+        with self.app.app_context():
+            try:
+                return version_folder(self.app, version)
+            except (SQLAlchemyError, OSError) as error:
+                log.warning("Model version %s could not be written here: %s", version, error)
+                return None
             finally:
                 db.session.remove()
 
     def _follow(self):
         """Switch to the registry's served version if it is not the one served."""
-        version, folder = self._registry_version()
+        version = self._registry_version()
         if version is None or version == self.app.extensions["digitpad.served"].classifier.version:
+            return
+        folder = self._folder_of(version)
+        if folder is None:
             return
         candidate = build_served_model(self.app.config, str(folder))
         candidate.classifier.load()  # Loaded and warmed before it takes a request.
@@ -226,26 +240,25 @@ class EvaluationSets:
             self._sets[name] = getattr(self, f"_{name}")()
         return self._sets[name]
 
+    # The data sets as the training script reads them: MNIST_PATH and PENDIGITS_PATH, else
+    # downloaded. Imported here: it brings Keras, which only these commands need.
     def _mnist_test(self):
-        path = os.environ.get("MNIST_PATH")
-        if not path:
-            raise click.ClickException("Set MNIST_PATH to mnist.npz to measure the MNIST test accuracy.")
-        with np.load(path) as mnist:
-            return mnist["x_test"], mnist["y_test"]
+        from train_mnist import load_mnist
+
+        _, test, _ = load_mnist(os.environ.get("MNIST_PATH"))
+        return test
 
     def _validation_writers(self):
         from handwriting.pendigits import read_pendigits, split_by_writer, validation_drawings
+        from train_mnist import pendigits_path
 
-        path = os.environ.get("PENDIGITS_PATH")
-        if not path:
-            raise click.ClickException("Set PENDIGITS_PATH to pendigits-orig.tra to measure the validation writers.")
-        _, validation = split_by_writer(read_pendigits(path))
+        _, validation = split_by_writer(read_pendigits(pendigits_path(os.environ.get("PENDIGITS_PATH"))))
         images, labels, _ = validation_drawings(validation)
         return images, labels
 
     def _held_out_corrections(self):
         # The clients train_mnist.py --corrections never trains on, from this database.
-        _, held_out = split_by_client(*read_corrections(db.engine.url.render_as_string(hide_password=False)))
+        _, held_out = split_by_client(*read_corrections(db.engine))
         return held_out
 
 
@@ -311,7 +324,7 @@ def add_version(folder, sets):
                 f"{recorded['accuracy']:.2%}: not the model that was measured."
             )
     row = ModelVersion(
-        version=version, added_at=now(), model_metadata=json.dumps(metadata),
+        version=version, added_at=utc_now(), model_metadata=json.dumps(metadata),
         evaluation=json.dumps(figures), files_sha256=actual_hash,
     )
     db.session.add(row)
@@ -322,12 +335,8 @@ def add_version(folder, sets):
     return row
 
 
-def now():
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-
-
 def promotion_log(version, action, previous, forced=False):
-    db.session.add(ModelPromotion(at=now(), action=action, version=version, previous=previous, forced=forced))
+    db.session.add(ModelPromotion(at=utc_now(), action=action, version=version, previous=previous, forced=forced))
     db.session.commit()
 
 
