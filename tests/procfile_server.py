@@ -74,7 +74,9 @@ def procfile_server(environment=None, ready_timeout=90, log_path=None, command=p
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(base_url, process, ready_timeout)
+        # The Procfile's gunicorn: until every worker has loaded the model, not just the one
+        # that answered /readyz first (the others would answer 503, or make a request wait).
+        wait_until_ready(base_url, process, ready_timeout, every_worker=command is procfile_web_command)
         yield base_url, process
     finally:
         stop_process_group(process)
@@ -136,16 +138,30 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wait_until_ready(base_url, process, timeout):
-    """Seconds until /readyz answered 200; raises if the server died or never got ready."""
+def wait_until_ready(base_url, process, timeout, every_worker=False):
+    """Seconds until /readyz answered 200 (and, with `every_worker`, until every gunicorn worker
+    of `process` serves a model); raises if the server died or never got ready."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if process.poll() is not None:
             raise RuntimeError(f"The server exited with status {process.returncode}")
         try:
-            if requests.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+            if requests.get(f"{base_url}/readyz", timeout=2).status_code == 200 and (
+                not every_worker or workers_serving(base_url) >= len(worker_pids(process.pid))
+            ):
                 return time.monotonic() - started
         except requests.RequestException:  # Not listening yet, or busy starting.
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{base_url} was not ready within {timeout} s")
+
+
+def workers_serving(base_url):
+    """How many workers serve a model: each loaded worker sets its own series of the
+    digitpad_served_model gauge to 1 (Prometheus's multiprocess mode labels it with its pid)."""
+    metrics = requests.get(f"{base_url}/metrics", timeout=2).text
+    return len({
+        line.split("pid=", 1)[1].split('"')[1]
+        for line in metrics.splitlines()
+        if line.startswith("digitpad_served_model{") and "pid=" in line and line.endswith(" 1.0")
+    })
