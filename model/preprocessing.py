@@ -208,9 +208,14 @@ def to_mnist(ink):
     return np.asarray(field)
 
 
+def ink_of(data, **limits):
+    """Bytes of a PNG or JPEG drawing to its ink, white on black (uint8 array, paper at 0)."""
+    return to_ink(to_grayscale(decode_image(data, **limits)))
+
+
 def preprocess(data, **limits):
     """Bytes of a PNG or JPEG drawing to a 28x28 MNIST-form digit, or None when it has no ink."""
-    return to_mnist(to_ink(to_grayscale(decode_image(data, **limits))))
+    return to_mnist(ink_of(data, **limits))
 
 
 def preprocess_each(images, limits=None):

@@ -31,11 +31,13 @@ from model.loader import (
     load_network,
     read_metadata,
 )
-from model.preprocessing import preprocess, preprocess_each, to_model_input, to_png
+from model.numbers import read_number
+from model.preprocessing import ink_of, preprocess, preprocess_each, to_model_input, to_png
 
 log = logging.getLogger(__name__)
 
 NO_INK_REASON = "No ink found: draw a digit (or upload a picture of one) and try again."
+NO_NUMBER_REASON = "No ink found: write a number (or upload a picture of one) and try again."
 
 RUNTIMES = ("auto", "litert", "keras")
 # The Keras path was named after its only backend before it ran on PyTorch and JAX too.
@@ -275,6 +277,28 @@ class DigitClassifier:
             return None, self.postprocess(None, None)
         probabilities = (predict or self.predict)(digit_image[np.newaxis])[0]
         return digit_image, self.postprocess(digit_image, probabilities)
+
+    def read_number(self, data):
+        """The answer of /predict/number for one image's bytes: the number, and each digit's
+        reading with the box of its ink in the image's pixels, left to right."""
+        digits = read_number(ink_of(data, **self.image_limits), self.predict)
+        if not digits:
+            return {"number": "", "digits": [], "unsure": False, "reason": NO_NUMBER_REASON,
+                    "model_version": self.version}
+        answers = []
+        for read in digits:
+            answer = self.postprocess(read.digit_image, read.probabilities)
+            answers.append({
+                "digit": answer["digit"], "confidence": answer["confidence"],
+                "probabilities": answer["probabilities"], "unsure": answer["unsure"],
+                "box": read.group.box, "input_image": answer["input_image"],
+            })
+        return {
+            "number": "".join(str(answer["digit"]) for answer in answers),
+            "digits": answers,
+            "unsure": any(answer["unsure"] for answer in answers),
+            "model_version": self.version,
+        }
 
     def answer_each(self, outcomes):
         """Answers for preprocess_each()'s outcomes: the network runs once on every digit (on the

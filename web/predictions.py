@@ -34,6 +34,19 @@ def predict():
     return jsonify(answer)
 
 
+@api.post("/predict/number")
+@limiter.limit(lambda: current_app.config["RATE_LIMIT"])
+def predict_number():
+    """A whole number on one pad: the digits left to right, each with the box of its ink."""
+    classifier = served_model().classifier
+    data = image_bytes_from_request()
+    classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
+    answer = classifier.read_number(data)
+    for digit in answer["digits"]:
+        PREDICTIONS.labels(str(digit["digit"])).inc()
+    return jsonify(answer)
+
+
 @api.get("/healthz")
 def healthz():
     return jsonify({"status": "ok"})
