@@ -1,12 +1,36 @@
 "use strict";
 
-// Pen width as a share of the canvas width: a digit drawn across the middle of the pad then has
-// strokes about as thick, relative to its height, as MNIST's pen strokes.
+// Pen width as a share of the pad's height (on the square digit pad, its width too): a digit
+// drawn across the middle of the pad then has strokes about as thick, relative to its height, as
+// MNIST's pen strokes. The number pad keeps the pen, so its digits are written like lone ones.
 const PEN_WIDTH_SHARE = 1 / 14;
 // The server brings the digit down to 20 pixels; a copy of the drawing four times MNIST's 28
 // pixels keeps all the detail it needs (drawn digits were recognised as surely as from a copy
-// six times the size) and decodes many times faster than a full canvas.
+// six times the size) and decodes many times faster than a full canvas. The number pad's copy
+// is this high too, and NUMBER_PAD_ASPECT times as wide.
 const SENT_SIZE = 112;
+// Number mode's pad is this many times as wide as it is high: room for five or six digits
+// written at the size of one on the square pad. handwriting/numbers.py has the same constant
+// (the numbers the reader is measured on are composed on a pad of this shape), and so does
+// style.css, which sizes the pad.
+const NUMBER_PAD_ASPECT = 3;
+const DIGIT_MODE = "digit";
+const NUMBER_MODE = "number";
+// The URL's hash in Number mode, so that a link can open the page in it.
+const NUMBER_MODE_HASH = "#number";
+const PREDICT_URL = "/predict/";
+const PREDICT_NUMBER_URL = "/predict/number";
+// A correction in Number mode posts the digit's ink alone: the sent image cut to the digit's
+// box, with this many pixels of it around the box (on white beyond the image's edge). The box
+// holds the ink the server found; the margin keeps the faint anti-aliased edge of the pen that
+// it left out, as the page would send a lone digit with paper around it.
+const DIGIT_CROP_MARGIN = 4;
+// A press on a digit's box that lifts before moving this many CSS pixels is a tap that points at
+// the digit rather than a stroke: about the wobble of a fingertip that means to stay put.
+const TAP_SLOP_PX = 8;
+// How near a digit's box a tap (or the mouse) may be and still point at it, as a share of the
+// pad's height: the box of a 1 is a few pixels wide, narrower than a fingertip.
+const TAP_REACH_SHARE = 0.06;
 const INK = "#000";
 const PAPER = "#fff";
 // While the pen moves, the drawing so far is sent at most once every quarter second, and only
@@ -26,15 +50,47 @@ const INPUTS_WITHOUT_TEXT = new Set([
   "button", "checkbox", "color", "file", "image", "radio", "range", "reset", "submit",
 ]);
 
+// What the page says and how it asks, in each mode.
+const MODES = {
+  [DIGIT_MODE]: {
+    aspect: 1,
+    url: PREDICT_URL,
+    hint: "Draw a digit 0–9",
+    padLabel: drawingAreaLabel("Draw one digit from 0 to 9 with a mouse, finger or pen; the prediction "
+      + "follows as you draw and is final when you lift the pen."),
+    idle: "No digit drawn yet.",
+    reading: "Reading the digit…",
+    failure: "The server could not read the digit",
+  },
+  [NUMBER_MODE]: {
+    aspect: NUMBER_PAD_ASPECT,
+    url: PREDICT_NUMBER_URL,
+    hint: "Write a number",
+    padLabel: drawingAreaLabel("Write a number, its digits side by side, with a mouse, finger or pen; "
+      + "it is read each time you lift the pen. Tap a digit's box to choose that digit."),
+    idle: "No number written yet.",
+    reading: "Reading the number…",
+    failure: "The server could not read the number",
+  },
+};
+
+function drawingAreaLabel(how) {
+  return `Drawing area. ${how} Or upload an image below.`;
+}
+
 const percentFormat = new Intl.NumberFormat("en", { style: "percent", maximumFractionDigits: 1 });
 
 const body = document.body;
+const hintText = document.getElementById("hint");
+const modeButtons = Array.from(document.querySelectorAll(".mode-button"));
 const canvas = document.getElementById("pad-canvas");
+const digitBoxes = document.getElementById("digit-boxes");
 const context = canvas.getContext("2d");
 const undoButton = document.getElementById("undo-button");
 const clearButton = document.getElementById("clear-button");
 const uploadInput = document.getElementById("upload-input");
 const predictionText = document.getElementById("prediction");
+const numberView = document.getElementById("number-read");
 const confidenceText = document.getElementById("confidence");
 const statusText = document.getElementById("status");
 const announcer = document.getElementById("announcer");
@@ -42,16 +98,23 @@ const modelInputImage = document.getElementById("model-input");
 const modelVersionText = document.getElementById("model-version");
 const probabilityRows = Array.from(document.querySelectorAll(".probability"));
 const correctionsBox = document.getElementById("corrections");
+const correctionTarget = document.getElementById("correction-target");
 const rightButton = document.getElementById("right-button");
 const digitButtons = Array.from(document.querySelectorAll(".correction-digit"));
 const correctionStatus = document.getElementById("correction-status");
 
-// Strokes are kept as points in fractions of the canvas size, so they can be redrawn after
-// Undo and at any new size when the canvas is resized.
+let mode = DIGIT_MODE;
+
+// Strokes are kept as points in units of the pad's height (x from 0 to the pad's aspect, y from
+// 0 to 1), so they can be redrawn after Undo and at any new size when the canvas is resized, the
+// same way on the square pad and on the wide one.
 let strokes = [];
-let padSize = 0; // The canvas's width and height in CSS pixels.
+let padWidth = 0; // The canvas's size in CSS pixels.
+let padHeight = 0;
 let activeStroke = null;
 let activePointerId = null;
+// A press on a digit's box that may yet be a tap: { pointerId, point, clientX, clientY, index }.
+let pendingTap = null;
 
 let latestRequestNumber = 0;
 // The request on its way, if any: { controller, live, settled }, where `settled` is a promise
@@ -68,8 +131,16 @@ let liveInkVersion = -1;
 let liveStopped = false;
 
 // The final answer on show, which the correction buttons apply to, or null: { digit, image,
-// file, chosen, saved, sending, queued } (image: the data URL sent for it; file: the upload).
+// file, chosen, saved, sending, queued, status } (image: the data URL sent for it; file: the
+// upload; status: what was last said about saving it). In Number mode, the selected digit's.
 let correctable = null;
+
+// The number on show in Number mode, or null: { digits, imageWidth, imageHeight, onPad,
+// selected, pointed }. Each digit is the server's reading of it with `correctable` added (null
+// where its ink could not be cut out); the image's size is the sent image's, whose pixels the
+// boxes are in; onPad: the boxes belong to the ink on the pad (not to an upload); selected: the
+// digit the corrections apply to; pointed: the digit under the mouse, shown while it is there.
+let shownNumber = null;
 
 // ---------------------------------------------------------------------------------------------
 // Drawing
@@ -77,23 +148,27 @@ let correctable = null;
 
 // The backing store has one pixel per device pixel, so strokes stay sharp on high-DPI screens.
 function fitCanvasToDisplay() {
-  const displaySize = canvas.getBoundingClientRect().width;
-  const backingSize = Math.round(displaySize * (window.devicePixelRatio || 1));
-  if (backingSize === 0 || (displaySize === padSize && canvas.width === backingSize)) {
+  const rect = canvas.getBoundingClientRect();
+  const ratio = window.devicePixelRatio || 1;
+  const backingWidth = Math.round(rect.width * ratio);
+  const backingHeight = Math.round(rect.height * ratio);
+  if (backingWidth === 0 || backingHeight === 0
+      || (rect.width === padWidth && rect.height === padHeight
+          && canvas.width === backingWidth && canvas.height === backingHeight)) {
     return;
   }
-  padSize = displaySize;
-  canvas.width = backingSize;
-  canvas.height = backingSize;
+  padWidth = rect.width;
+  padHeight = rect.height;
+  canvas.width = backingWidth;
+  canvas.height = backingHeight;
   redraw();
 }
 
 function preparePen() {
-  const scale = canvas.width / padSize;
-  context.setTransform(scale, 0, 0, scale, 0, 0);
+  context.setTransform(canvas.width / padWidth, 0, 0, canvas.height / padHeight, 0, 0);
   context.lineCap = "round";
   context.lineJoin = "round";
-  context.lineWidth = padSize * PEN_WIDTH_SHARE;
+  context.lineWidth = padHeight * PEN_WIDTH_SHARE;
   context.strokeStyle = INK;
   context.fillStyle = INK;
 }
@@ -119,7 +194,7 @@ function drawStroke(stroke) {
     drawDot(stroke[0]);
     return;
   }
-  const points = stroke.map((point) => ({ x: point.x * padSize, y: point.y * padSize }));
+  const points = stroke.map((point) => ({ x: point.x * padHeight, y: point.y * padHeight }));
   context.beginPath();
   context.moveTo(points[0].x, points[0].y);
   for (let index = 1; index < points.length - 1; index += 1) {
@@ -137,26 +212,42 @@ function drawStroke(stroke) {
 // A tap leaves a round dot, which a zero-length path would not draw.
 function drawDot(point) {
   context.beginPath();
-  context.arc(point.x * padSize, point.y * padSize, context.lineWidth / 2, 0, 2 * Math.PI);
+  context.arc(point.x * padHeight, point.y * padHeight, context.lineWidth / 2, 0, 2 * Math.PI);
   context.fill();
 }
 
+// In units of the pad's height, as strokes are kept.
 function pointOf(event) {
   const rect = canvas.getBoundingClientRect();
   return {
-    x: (event.clientX - rect.left) / rect.width,
+    x: (event.clientX - rect.left) / rect.height,
     y: (event.clientY - rect.top) / rect.height,
   };
 }
 
 function onPointerDown(event) {
-  if (activeStroke !== null || (event.pointerType === "mouse" && event.button !== 0)) {
+  if (activeStroke !== null || pendingTap !== null
+      || (event.pointerType === "mouse" && event.button !== 0)) {
     return;
   }
   event.preventDefault();
   canvas.setPointerCapture(event.pointerId);
-  activePointerId = event.pointerId;
-  activeStroke = [pointOf(event)];
+  const point = pointOf(event);
+  const index = digitNear(point);
+  if (index !== null) {
+    // Pointing at a digit of the number, or starting a stroke there (the second stroke of a 4):
+    // which one, the pointer's next moves tell.
+    pendingTap = {
+      pointerId: event.pointerId, point, clientX: event.clientX, clientY: event.clientY, index,
+    };
+    return;
+  }
+  startStroke(event.pointerId, point);
+}
+
+function startStroke(pointerId, point) {
+  activePointerId = pointerId;
+  activeStroke = [point];
   strokes.push(activeStroke);
   inkVersion += 1;
   redraw();
@@ -165,7 +256,20 @@ function onPointerDown(event) {
 }
 
 function onPointerMove(event) {
+  if (pendingTap !== null && event.pointerId === pendingTap.pointerId) {
+    const moved = Math.hypot(event.clientX - pendingTap.clientX, event.clientY - pendingTap.clientY);
+    if (moved < TAP_SLOP_PX) {
+      return;
+    }
+    startStroke(pendingTap.pointerId, pendingTap.point);
+    pendingTap = null;
+  }
   if (event.pointerId !== activePointerId) {
+    // A mouse, or a pen held above the screen, points at the digit it is over; a finger only
+    // touches.
+    if (activePointerId === null && event.pointerType !== "touch") {
+      pointAtDigit(digitNear(pointOf(event)));
+    }
     return;
   }
   // Coalesced events carry the points the browser merged into this one.
@@ -181,6 +285,14 @@ function onPointerMove(event) {
 }
 
 function onPointerEnd(event) {
+  if (pendingTap !== null && event.pointerId === pendingTap.pointerId) {
+    const { index } = pendingTap;
+    pendingTap = null;
+    if (event.type === "pointerup") {
+      selectDigit(index);
+    }
+    return;
+  }
   if (event.pointerId !== activePointerId) {
     return;
   }
@@ -194,11 +306,12 @@ function clearPad() {
   strokes = [];
   activeStroke = null;
   activePointerId = null;
+  pendingTap = null;
   stopLiveAnswers();
   redraw();
   updateUndoButton();
   cancelRequest();
-  showIdle("No digit drawn yet.");
+  showIdle(MODES[mode].idle);
 }
 
 function undoStroke() {
@@ -212,7 +325,7 @@ function undoStroke() {
     predictDrawing();
   } else {
     cancelRequest();
-    showIdle("No digit drawn yet.");
+    showIdle(MODES[mode].idle);
   }
 }
 
@@ -224,30 +337,36 @@ function updateUndoButton() {
 // Asking the server
 // ---------------------------------------------------------------------------------------------
 
-function drawingAsDataUrl() {
-  if (canvas.width <= SENT_SIZE) {
-    return canvas.toDataURL("image/png");
-  }
+// The drawing as it is sent: SENT_SIZE pixels high (the pad's own pixels where it has fewer),
+// as wide as the pad's shape makes it. The copy is kept with the request, so that a number's
+// digits are cut out of the very pixels the server read, whatever the pad does meanwhile.
+function drawingAsSent() {
   const copy = document.createElement("canvas");
-  copy.width = SENT_SIZE;
-  copy.height = SENT_SIZE;
+  if (canvas.height <= SENT_SIZE) {
+    copy.width = canvas.width;
+    copy.height = canvas.height;
+  } else {
+    copy.width = Math.round(MODES[mode].aspect * SENT_SIZE);
+    copy.height = SENT_SIZE;
+  }
   const copyContext = copy.getContext("2d");
   copyContext.imageSmoothingQuality = "high";
-  copyContext.drawImage(canvas, 0, 0, SENT_SIZE, SENT_SIZE);
-  return copy.toDataURL("image/png");
+  copyContext.drawImage(canvas, 0, 0, copy.width, copy.height);
+  return { image: copy.toDataURL("image/png"), copy };
 }
 
-// A drawing or an upload to ask about: { image, file, live } (image: the drawing's data URL,
-// file: the uploaded file, live: asked while the pen is still down).
+// A drawing or an upload to ask about: { image, copy, file, live, mode } (image: the drawing's
+// data URL, copy: the canvas it was made from, file: the uploaded file, live: asked while the
+// pen is still down, mode: the mode it was asked in).
 function predictDrawing() {
-  requestPrediction({ image: drawingAsDataUrl(), file: null, live: false });
+  requestPrediction({ ...drawingAsSent(), file: null, live: false, mode });
 }
 
 function predictUpload(file) {
   strokes = [];
   redraw();
   updateUndoButton();
-  requestPrediction({ image: null, file, live: false });
+  requestPrediction({ image: null, copy: null, file, live: false, mode });
 }
 
 function predictionOptions(drawing) {
@@ -289,7 +408,7 @@ async function requestPrediction(drawing) {
   if (!drawing.live) {
     withdrawCorrections();
     body.dataset.state = "pending";
-    setStatus("Reading the digit…");
+    setStatus(MODES[drawing.mode].reading);
   }
   if (liveOnItsWay !== null) {
     // The final request waits for a live one still on its way rather than aborting it: that
@@ -339,10 +458,11 @@ function settledWithin(promise, milliseconds) {
 }
 
 async function fetchAnswer(drawing, requestNumber, signal) {
+  const asked = MODES[drawing.mode];
   let response;
   let answer;
   try {
-    response = await fetch("/predict/", { method: "POST", signal, ...predictionOptions(drawing) });
+    response = await fetch(asked.url, { method: "POST", signal, ...predictionOptions(drawing) });
     answer = await readJson(response);
   } catch {
     // An aborted request has already been replaced by a newer one or by a cleared pad.
@@ -355,14 +475,31 @@ async function fetchAnswer(drawing, requestNumber, signal) {
     return;
   }
   if (!response.ok) {
-    answerFailed(drawing, errorMessage(response, answer, "The server could not read the digit"));
-  } else if (answer === null || !("digit" in answer)) {
+    answerFailed(drawing, errorMessage(response, answer, asked.failure));
+  } else if (!understood(answer, drawing.mode)) {
     answerFailed(drawing, "The server sent an answer this page does not understand.");
+  } else if (drawing.mode === NUMBER_MODE) {
+    const inks = await digitInks(answer.digits, drawing);
+    if (requestNumber === latestRequestNumber) {
+      showNumberAnswer(answer, drawing, inks);
+    }
   } else if (drawing.live) {
     showLiveAnswer(answer);
   } else {
     showAnswer(answer, drawing);
   }
+}
+
+function understood(answer, askedMode) {
+  if (answer === null) {
+    return false;
+  }
+  if (askedMode === DIGIT_MODE) {
+    return "digit" in answer;
+  }
+  return Array.isArray(answer.digits) && answer.digits.every(
+    (reading) => Array.isArray(reading.box) && reading.box.length === 4,
+  );
 }
 
 function answerFailed(drawing, message) {
@@ -404,6 +541,13 @@ function startLiveAnswers() {
   cancelRequest();
   withdrawCorrections();
   body.dataset.state = "drawing";
+  if (mode === NUMBER_MODE) {
+    // A number has many strokes, each answered when the pen lifts; answers while it moves would
+    // cost several requests a stroke, each for a reading of half a digit.
+    liveStopped = true;
+    setStatus("The number is read when you lift the pen.");
+    return;
+  }
   setStatus("Reading as you draw…");
   liveStopped = false;
   // The first live answer waits an interval too: a dot or a short dash is answered at pen up.
@@ -435,7 +579,7 @@ function sendLiveAnswer() {
   }
   liveInkVersion = inkVersion;
   liveDueAt = performance.now() + LIVE_ANSWER_INTERVAL_MS;
-  requestPrediction({ image: drawingAsDataUrl(), file: null, live: true });
+  requestPrediction({ ...drawingAsSent(), file: null, live: true, mode });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -444,15 +588,9 @@ function sendLiveAnswer() {
 
 function showAnswer(answer, drawing) {
   showModelVersion(answer.model_version);
-  const source = drawing.file === null
-    ? ""
-    : `Result for the uploaded image “${drawing.file.name}”. `;
+  const source = uploadSource(drawing);
   if (answer.digit === null) {
-    resetResult();
-    const reason = answer.reason || "No digit found.";
-    body.dataset.state = "done";
-    setStatus(source + capitalise(reason), "warning");
-    announce(capitalise(reason));
+    showNothingFound(answer.reason || "No digit found.", source);
     return;
   }
 
@@ -467,6 +605,17 @@ function showAnswer(answer, drawing) {
   body.dataset.state = "done";
   setStatus(source + verdict, answer.unsure ? "warning" : "");
   announce(`Predicted ${answer.digit}, ${formatPercent(answer.confidence)} confident. ${verdict}`.trim());
+}
+
+function uploadSource(drawing) {
+  return drawing.file === null ? "" : `Result for the uploaded image “${drawing.file.name}”. `;
+}
+
+function showNothingFound(reason, source) {
+  resetResult();
+  body.dataset.state = "done";
+  setStatus(source + capitalise(reason), "warning");
+  announce(capitalise(reason));
 }
 
 // A live answer shows the digit and its probabilities as the stroke grows, but is not announced
@@ -528,6 +677,7 @@ function resetResult() {
   showModelInput(null);
   withdrawCorrections();
   correctionsBox.hidden = true;
+  forgetNumber();
 }
 
 function showIdle(message) {
@@ -595,22 +745,280 @@ async function loadModelInfo() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Number mode: the number read, each digit's box over the ink, and the digit pointed at
+// ---------------------------------------------------------------------------------------------
+
+// Each digit's ink alone, as a PNG data URL for its correction (null for all where the image
+// cannot be had): cut out once, when the answer comes, so that choosing again for a digit posts
+// the same bytes and replaces the choice on the server.
+async function digitInks(readings, drawing) {
+  let source = drawing.copy;
+  if (drawing.file !== null) {
+    try {
+      // Turned upright by its EXIF orientation, as the server reads it.
+      source = await createImageBitmap(drawing.file);
+    } catch {
+      return null;
+    }
+  }
+  return readings.map((reading) => digitInk(source, reading.box));
+}
+
+// The image cut to the box with DIGIT_CROP_MARGIN around it, on white where that is off the image.
+function digitInk(source, box) {
+  const [x, y, width, height] = box;
+  const left = x - DIGIT_CROP_MARGIN;
+  const top = y - DIGIT_CROP_MARGIN;
+  const crop = document.createElement("canvas");
+  crop.width = width + 2 * DIGIT_CROP_MARGIN;
+  crop.height = height + 2 * DIGIT_CROP_MARGIN;
+  const cropContext = crop.getContext("2d");
+  cropContext.fillStyle = PAPER;
+  cropContext.fillRect(0, 0, crop.width, crop.height);
+  const fromX = Math.max(0, left);
+  const fromY = Math.max(0, top);
+  const toX = Math.min(source.width, left + crop.width);
+  const toY = Math.min(source.height, top + crop.height);
+  if (toX > fromX && toY > fromY) {
+    cropContext.drawImage(source, fromX, fromY, toX - fromX, toY - fromY,
+      fromX - left, fromY - top, toX - fromX, toY - fromY);
+  }
+  return crop.toDataURL("image/png");
+}
+
+function showNumberAnswer(answer, drawing, inks) {
+  showModelVersion(answer.model_version);
+  const source = uploadSource(drawing);
+  if (answer.digits.length === 0) {
+    showNothingFound(answer.reason || "No number found.", source);
+    return;
+  }
+  const image = drawing.file === null ? drawing.copy : null;
+  shownNumber = {
+    digits: answer.digits.map((reading, index) => ({
+      ...reading,
+      correctable: inks === null ? null : newCorrectable(reading.digit, inks[index], null),
+    })),
+    imageWidth: image === null ? 0 : image.width,
+    imageHeight: image === null ? 0 : image.height,
+    onPad: image !== null,
+    selected: 0,
+    pointed: null,
+  };
+  body.dataset.state = "done";
+  showNumber();
+  correctionsBox.hidden = inks === null;
+  selectDigit(0);
+
+  const verdict = answer.unsure ? numberVerdict(shownNumber.digits) : "";
+  const hint = "Choose a digit to see how sure the model is of it, and to correct it.";
+  setStatus(source + (verdict || hint), answer.unsure ? "warning" : "");
+  announce(`Read ${answer.number}. ${verdict}`.trim());
+}
+
+function numberVerdict(digits) {
+  const unsure = digits
+    .map((reading, index) => ({ reading, index }))
+    .filter(({ reading }) => reading.unsure);
+  if (unsure.length === 1) {
+    const { reading, index } = unsure[0];
+    const [first, second] = topTwo(reading.probabilities, reading.digit);
+    return `Not sure of ${digitName(index, digits.length)} — it might be ${first} or ${second}.`;
+  }
+  if (unsure.length > 1) {
+    const places = unsure.map(({ index }) => index + 1);
+    const listed = `${places.slice(0, -1).join(", ")} and ${places[places.length - 1]}`;
+    return `Not sure of digits ${listed} of ${digits.length} (dashed boxes).`;
+  }
+  return "Not sure of this number.";
+}
+
+function digitName(index, count) {
+  return `digit ${index + 1} of ${count}`;
+}
+
+// The number in large type, a button for each digit, and each digit's box over the pad's ink.
+function showNumber() {
+  const { digits } = shownNumber;
+  const buttons = digits.map((reading, index) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "number-digit";
+    button.classList.toggle("is-unsure", reading.unsure);
+    button.dataset.index = String(index);
+    button.textContent = String(reading.digit);
+    const sureness = reading.unsure ? ", not sure" : "";
+    button.setAttribute("aria-label",
+      `${capitalise(digitName(index, digits.length))}: ${reading.digit}${sureness}`);
+    button.addEventListener("pointerenter", () => pointAtDigit(index));
+    button.addEventListener("pointerleave", () => pointAtDigit(null));
+    button.addEventListener("focus", () => selectDigit(index));
+    button.addEventListener("click", () => selectDigit(index));
+    return button;
+  });
+  numberView.replaceChildren(...buttons);
+
+  const boxes = shownNumber.onPad ? digits.map((reading, index) => {
+    const [x, y, width, height] = reading.box;
+    const box = document.createElement("div");
+    box.className = "digit-box";
+    box.classList.toggle("is-unsure", reading.unsure);
+    box.dataset.index = String(index);
+    // Shares of the sent image, which covers the pad: the boxes follow the pad when it resizes.
+    box.style.setProperty("--left", `${(100 * x) / shownNumber.imageWidth}%`);
+    box.style.setProperty("--top", `${(100 * y) / shownNumber.imageHeight}%`);
+    box.style.setProperty("--width", `${(100 * width) / shownNumber.imageWidth}%`);
+    box.style.setProperty("--height", `${(100 * height) / shownNumber.imageHeight}%`);
+    return box;
+  }) : [];
+  digitBoxes.replaceChildren(...boxes);
+}
+
+function forgetNumber() {
+  shownNumber = null;
+  pendingTap = null;
+  numberView.replaceChildren();
+  digitBoxes.replaceChildren();
+  correctionTarget.hidden = true;
+  correctionTarget.textContent = "";
+  correctionsBox.setAttribute("aria-label", "Was the answer right?");
+}
+
+// Whether the number on show is the answer for the ink on the pad (or the upload) as it is: a
+// new stroke or a request on its way leaves it shown, dimmed, until its answer replaces it.
+function numberIsCurrent() {
+  return shownNumber !== null && body.dataset.state === "done";
+}
+
+// The digit whose box is nearest the point (in units of the pad's height), if the point is in it
+// or within TAP_REACH_SHARE of the pad's height of it.
+function digitNear(point) {
+  if (!numberIsCurrent() || !shownNumber.onPad) {
+    return null;
+  }
+  // From the pad's units to the sent image's pixels.
+  const x = (point.x * padHeight * shownNumber.imageWidth) / padWidth;
+  const y = point.y * shownNumber.imageHeight;
+  let nearest = null;
+  let nearestDistance = TAP_REACH_SHARE * shownNumber.imageHeight;
+  shownNumber.digits.forEach((reading, index) => {
+    const [left, top, width, height] = reading.box;
+    const distance = Math.hypot(
+      Math.max(left - x, 0, x - (left + width)),
+      Math.max(top - y, 0, y - (top + height)),
+    );
+    if (distance <= nearestDistance) {
+      nearest = index;
+      nearestDistance = distance;
+    }
+  });
+  return nearest;
+}
+
+// The mouse over a digit (its button or its box) shows it while it stays there, without choosing
+// it: on its way to the correction buttons it may cross other digits. null: the mouse left, and
+// the selected digit is shown again.
+function pointAtDigit(index) {
+  if (!numberIsCurrent() || index === shownNumber.pointed) {
+    return;
+  }
+  shownNumber.pointed = index;
+  showDigitReading();
+}
+
+// A click, tap or focus chooses the digit that is shown and corrected until another is chosen.
+function selectDigit(index) {
+  if (!numberIsCurrent() || index < 0 || index >= shownNumber.digits.length) {
+    return;
+  }
+  shownNumber.selected = index;
+  const reading = shownNumber.digits[index];
+  const name = digitName(index, shownNumber.digits.length);
+  correctionTarget.textContent = `${capitalise(name)}, read as ${reading.digit}:`;
+  correctionTarget.hidden = false;
+  correctionsBox.setAttribute("aria-label", `Was ${name} right?`);
+  correctable = reading.correctable;
+  setCorrectionsEnabled(correctable !== null);
+  showChoice(correctable === null ? null : correctable.chosen);
+  const status = correctable === null ? null : correctable.status;
+  setCorrectionStatus(status === null ? "" : status.message, status === null ? "" : status.tone);
+  showDigitReading();
+}
+
+function showDigitReading() {
+  const { digits, selected, pointed } = shownNumber;
+  const shown = pointed === null ? selected : pointed;
+  const reading = digits[shown];
+  confidenceText.textContent = `${capitalise(digitName(shown, digits.length))}: `
+    + `${formatPercent(reading.confidence)} confident`;
+  showProbabilities(reading.probabilities, reading.digit);
+  showModelInput(reading.input_image);
+  for (const element of [...numberView.children, ...digitBoxes.children]) {
+    const index = Number(element.dataset.index);
+    element.classList.toggle("is-shown", index === shown);
+    element.classList.toggle("is-selected", index === selected);
+  }
+  for (const button of numberView.children) {
+    button.setAttribute("aria-pressed", String(Number(button.dataset.index) === selected));
+  }
+}
+
+// Left and right arrows, Home and End move between the number's digits.
+function onNumberKeyDown(event) {
+  const buttons = Array.from(numberView.children);
+  const at = buttons.indexOf(event.target);
+  const moves = { ArrowLeft: at - 1, ArrowRight: at + 1, Home: 0, End: buttons.length - 1 };
+  if (at === -1 || !(event.key in moves)) {
+    return;
+  }
+  const next = buttons[Math.min(Math.max(moves[event.key], 0), buttons.length - 1)];
+  event.preventDefault();
+  next.focus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Choosing the mode
+// ---------------------------------------------------------------------------------------------
+
+// Switching starts over on an empty pad: strokes on a pad of one shape mean nothing on the other.
+function setMode(next, { fromUrl = false } = {}) {
+  if (next === mode && body.dataset.mode === next) {
+    return;
+  }
+  mode = next;
+  body.dataset.mode = mode;
+  for (const button of modeButtons) {
+    button.setAttribute("aria-pressed", String(button.dataset.mode === mode));
+  }
+  hintText.textContent = MODES[mode].hint;
+  canvas.setAttribute("aria-label", MODES[mode].padLabel);
+  if (!fromUrl) {
+    const hash = mode === NUMBER_MODE ? NUMBER_MODE_HASH : "";
+    history.replaceState(history.state, "", `${location.pathname}${location.search}${hash}`);
+  }
+  clearPad();
+  fitCanvasToDisplay();
+}
+
+function modeOfUrl() {
+  return location.hash === NUMBER_MODE_HASH ? NUMBER_MODE : DIGIT_MODE;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Corrections: the person says which digit the drawing really is
 // ---------------------------------------------------------------------------------------------
 
 function offerCorrections(digit, drawing) {
-  correctable = {
-    digit,
-    image: drawing.image,
-    file: drawing.file,
-    chosen: null,
-    saved: null,
-    sending: false,
-    queued: null,
-  };
+  correctable = newCorrectable(digit, drawing.image, drawing.file);
   setCorrectionsEnabled(true);
   showChoice(null);
   setCorrectionStatus("");
+}
+
+function newCorrectable(digit, image, file) {
+  return {
+    digit, image, file, chosen: null, saved: null, sending: false, queued: null, status: null,
+  };
 }
 
 // The drawing changed, or its answer is gone: whatever is chosen now would name another drawing.
@@ -636,6 +1044,7 @@ function chooseCorrection(label) {
   // Naming the digit the model gave is saying it was right.
   const choice = { label, kind: label === answer.digit ? "right" : "wrong" };
   answer.chosen = choice;
+  answer.status = { message: "Saving…", tone: "" };
   showChoice(choice);
   setCorrectionStatus("Saving…");
   if (answer.sending) {
@@ -692,23 +1101,22 @@ async function sendCorrection(answer, choice) {
   }
   if (problem === null) {
     answer.saved = choice;
-  }
-  if (answer !== correctable) {
-    return;
-  }
-  if (problem === null) {
     const what = choice.kind === "right" ? `${choice.label} is right` : `it was ${choice.label}`;
     const replaced = reply.stored === "replaced" ? " (replaces your earlier choice)" : "";
-    const message = `Saved: ${what}${replaced}.`;
-    setCorrectionStatus(message, "saved");
-    announce(message);
+    answer.status = { message: `Saved: ${what}${replaced}.`, tone: "saved" };
   } else {
     // The buttons go back to what the server has kept.
     answer.chosen = answer.saved;
-    showChoice(answer.saved);
-    setCorrectionStatus(problem, "error");
-    announce(problem);
+    answer.status = { message: problem, tone: "error" };
   }
+  // In Number mode another digit may be selected by now; this one's status is shown when it is
+  // selected again.
+  if (answer !== correctable) {
+    return;
+  }
+  showChoice(answer.chosen);
+  setCorrectionStatus(answer.status.message, answer.status.tone);
+  announce(answer.status.message);
 }
 
 function showChoice(choice) {
@@ -758,6 +1166,17 @@ canvas.addEventListener("pointerdown", onPointerDown);
 canvas.addEventListener("pointermove", onPointerMove);
 canvas.addEventListener("pointerup", onPointerEnd);
 canvas.addEventListener("pointercancel", onPointerEnd);
+canvas.addEventListener("pointerleave", (event) => {
+  if (event.pointerType !== "touch") {
+    pointAtDigit(null);
+  }
+});
+numberView.addEventListener("keydown", onNumberKeyDown);
+for (const button of modeButtons) {
+  button.addEventListener("click", () => setMode(button.dataset.mode));
+}
+// A link to #number, or the hash edited by hand.
+window.addEventListener("hashchange", () => setMode(modeOfUrl(), { fromUrl: true }));
 undoButton.addEventListener("click", undoStroke);
 clearButton.addEventListener("click", clearPad);
 rightButton.addEventListener("click", () => {
@@ -782,5 +1201,6 @@ document.addEventListener("keydown", onKeyDown);
 new ResizeObserver(fitCanvasToDisplay).observe(canvas);
 window.addEventListener("resize", fitCanvasToDisplay);
 
+setMode(modeOfUrl(), { fromUrl: true });
 fitCanvasToDisplay();
 loadModelInfo();
