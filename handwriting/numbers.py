@@ -49,12 +49,20 @@ class WrittenNumber:
     digit_strokes: list  # each digit's strokes, (N, 2) arrays in pad heights, the unit square centred, y down
     boxes: list  # each digit's ink [x, y, width, height] in the image's pixels, left to right
     image: object  # PIL "L" image, black on white, as the page sends it
-    gap: str
+    gap: str  # the kind of its narrowest gap between neighbouring digits (GAPS)
     pen_share: float
 
     @property
     def strokes(self):
         return [stroke for strokes in self.digit_strokes for stroke in strokes]
+
+    def digit_inks(self, darker_than=255):
+        """Where each digit's ink is, alone: (digits, height, width) booleans over the image, of
+        its pixels darker than the level given (by default, every pixel it touches)."""
+        return np.stack([
+            np.asarray(render(strokes, size=self.image.size, pen_fraction=self.pen_share)) < darker_than
+            for strokes in self.digit_strokes
+        ])
 
 
 def dense(stroke, spacing):
@@ -115,40 +123,87 @@ def compose_number(digits, rng, gap="normal", image_height=SENT_SIZE, aspect=NUM
              gap=rng.uniform(*GAPS[kind]), drift=rng.uniform(-0.04, 0.04))
         for kind in kinds
     ]
-    width_available = aspect - 2 * MARGIN
     while True:  # A number too wide for the pad is written smaller, as a person would.
-        strokes, extents = written_in_a_line(digits, styles, height, pen_share, line_angle)
-        points = np.concatenate([np.concatenate(digit_strokes) for digit_strokes in strokes])
-        low, high = points.min(axis=0) - pen_share / 2, points.max(axis=0) + pen_share / 2
-        if high[0] - low[0] <= width_available and high[1] - low[1] <= 1 - 2 * MARGIN:
+        digit_strokes = [
+            [stroke - 0.5 for stroke in page_strokes(digit, Drawing(
+                height=height * style["size"], slant=style["slant"], tilt_degrees=style["tilt"],
+                stretch=style["stretch"], pen_share=pen_share))]
+            for digit, style in zip(digits, styles)
+        ]
+        lined_up = line_up(digit_strokes, styles, height, pen_share, line_angle)
+        shrink = shrink_to_fit(lined_up[0], pen_share, aspect)
+        if shrink >= 1:
             break
-        height *= 0.95 * min(width_available / (high[0] - low[0]), (1 - 2 * MARGIN) / (high[1] - low[1]))
-    # Anywhere on the pad it fits; then into the frame the renderer draws a wide image in.
+        height *= 0.95 * shrink
+    text = "".join(str(digit.label) for digit in digits)
+    return on_the_pad(*lined_up, text, pen_share, rng.uniform(0, 1, size=2), image_height, aspect)
+
+
+def write_digits(strokes_per_digit, text, gaps, height=0.6, pen_share=PEN_WIDTH_SHARE,
+                 image_height=SENT_SIZE, aspect=NUMBER_PAD_ASPECT):
+    """Digits given as strokes in the unit square (tests/strokes.py), upright on a level line,
+    `height` of the pad high and `gaps` apart (digit heights between the inks; negative: they
+    touch), in the middle of the number pad."""
+    digit_strokes = [[(np.asarray(stroke, dtype=np.float64) - 0.5) * height for stroke in strokes]
+                     for strokes in strokes_per_digit]
+    styles = [dict(gap=gap, drift=0.0, slant=0.0) for gap in [0.0, *gaps]]
+    lined_up = line_up(digit_strokes, styles, height, pen_share, 0.0)
+    if shrink_to_fit(lined_up[0], pen_share, aspect) < 1:
+        raise ValueError("the digits do not fit on the number pad: write them lower or closer")
+    return on_the_pad(*lined_up, text, pen_share, (0.5, 0.5), image_height, aspect)
+
+
+def ink_extent(digit_strokes, pen_share):
+    points = np.concatenate([np.concatenate(strokes) for strokes in digit_strokes])
+    return points.min(axis=0) - pen_share / 2, points.max(axis=0) + pen_share / 2
+
+
+def shrink_to_fit(digit_strokes, pen_share, aspect):
+    """How much smaller the number must be to fit the pad within its margins (>= 1: it fits)."""
+    low, high = ink_extent(digit_strokes, pen_share)
+    return min((aspect - 2 * MARGIN) / (high[0] - low[0]), (1 - 2 * MARGIN) / (high[1] - low[1]))
+
+
+def kind_of_gap(gap):
+    """The kind (GAPS) of a gap between two inks, in digit heights: the one whose range it is
+    in, or nearest to."""
+    kinds = sorted(GAPS, key=lambda kind: GAPS[kind][0])
+    for kind, wider in zip(kinds, kinds[1:]):
+        if gap < (GAPS[kind][1] + GAPS[wider][0]) / 2:
+            return kind
+    return kinds[-1]
+
+
+def on_the_pad(digit_strokes, extents, gaps, text, pen_share, place, image_height, aspect):
+    """The number placed on the pad (`place`: where in the free space, 0..1 each way) and drawn.
+    Its kind of gap is that of its narrowest gap as written, whatever was asked for: a digit's
+    shape can keep it from coming as close to its neighbour as asked (LARGEST_OVERLAP)."""
+    low, high = ink_extent(digit_strokes, pen_share)
     free = np.array([aspect, 1.0]) - 2 * MARGIN - (high - low)
-    origin = np.array([MARGIN, MARGIN]) + rng.uniform(0, 1, size=2) * free - low - ((aspect - 1) / 2, 0.0)
-    strokes = [[stroke + origin for stroke in digit_strokes] for digit_strokes in strokes]
-    image_width = round(aspect * image_height)
-    image = render([stroke for digit_strokes in strokes for stroke in digit_strokes],
-                   size=(image_width, image_height), pen_fraction=pen_share)
+    # Pad heights from the pad's left edge, then into the frame the renderer draws a wide
+    # image in (the unit square centred on the pad).
+    on_pad = np.array([MARGIN, MARGIN]) + np.asarray(place) * free - low
+    origin = on_pad - ((aspect - 1) / 2, 0.0)
+    digit_strokes = [[stroke + origin for stroke in strokes] for strokes in digit_strokes]
+    image = render([stroke for strokes in digit_strokes for stroke in strokes],
+                   size=(round(aspect * image_height), image_height), pen_fraction=pen_share)
     boxes = []
     for low_corner, high_corner in extents:
-        left, top = (low_corner + origin + ((aspect - 1) / 2, 0.0) - pen_share / 2) * image_height
-        right, bottom = (high_corner + origin + ((aspect - 1) / 2, 0.0) + pen_share / 2) * image_height
+        left, top = (low_corner + on_pad - pen_share / 2) * image_height
+        right, bottom = (high_corner + on_pad + pen_share / 2) * image_height
         boxes.append([round(left), round(top), round(right - left), round(bottom - top)])
-    return WrittenNumber(
-        text="".join(str(digit.label) for digit in digits),
-        digit_strokes=strokes, boxes=boxes, image=image, gap=gap, pen_share=pen_share,
-    )
+    gap = kind_of_gap(min(gaps)) if gaps else "wide"
+    return WrittenNumber(text=text, digit_strokes=digit_strokes, boxes=boxes, image=image, gap=gap,
+                         pen_share=pen_share)
 
 
-def written_in_a_line(digits, styles, height, pen_share, line_angle):
-    """Each digit's strokes (pad heights, first digit's ink from x = 0) and ink extents."""
-    placed, all_strokes, extents = None, [], []
+def line_up(digit_strokes, styles, height, pen_share, line_angle):
+    """The digits' strokes (pad heights, each digit's drawn about 0) placed along a line, each
+    `style["gap"]` digit heights from the ink before it: (their strokes, the first digit's ink
+    from x = 0; each digit's ink extent; the gaps left between the inks, in digit heights)."""
+    placed, all_strokes, extents, gaps = None, [], [], []
     reach = None  # how far right the digit before reaches, its slant taken out
-    for digit, style in zip(digits, styles):
-        drawing = Drawing(height=height * style["size"], slant=style["slant"], tilt_degrees=style["tilt"],
-                          stretch=style["stretch"], pen_share=pen_share)
-        strokes = [stroke - 0.5 for stroke in page_strokes(digit, drawing)]
+    for strokes, style in zip(digit_strokes, styles):
         points = np.concatenate([dense(stroke, pen_share / 3) for stroke in strokes])
         # The baseline drifts with the line's angle, and a little from digit to digit.
         lift = style["drift"] * height + (0.0 if placed is None else math.tan(line_angle) * placed[:, 0].max())
@@ -163,13 +218,15 @@ def written_in_a_line(digits, styles, height, pen_share, line_angle):
                 place_beside(placed, points, style["gap"] * height, pen_share),
                 reach - upright.min() - LARGEST_OVERLAP * height,
             )
+        if placed is not None:
+            gaps.append(ink_gap(placed, points, shift, pen_share) / height)
         reach = upright.max() + shift
         strokes = [stroke + (shift, lift) for stroke in strokes]
         points = points + (shift, 0.0)
         placed = points if placed is None else np.concatenate([placed, points])
         all_strokes.append(strokes)
         extents.append((points.min(axis=0), points.max(axis=0)))
-    return all_strokes, extents
+    return all_strokes, extents, gaps
 
 
 def numbers_for_writers(digits_by_writer, count, seed, lengths=range(2, 7), gaps=tuple(GAPS)):

@@ -1,66 +1,62 @@
 """Read a whole number: find each digit's ink, and let the digit classifier read it.
 
-The ink is first cut into pieces, more than there are digits: each connected stroke of ink is
-a piece, and a piece too wide to be one digit (digits that touch) is cut again where its ink
-is thinnest. Pieces are ordered along the line, and neighbouring pieces may belong to one
-digit (a 4 or a 5 in two strokes, a 7 with a separate bar, a 1 with a separate flag). Which
-pieces make a digit is left to the classifier: every plausible group of neighbouring pieces is
-brought to MNIST's form, as a lone digit is, and read in one batch, and the grouping whose
-digits the network reads most surely (with a penalty for groups far wider or lower than a
-digit of the line) is the answer. Pieces far apart are never grouped, so a number written with
-clear gaps costs one reading a digit.
+The ink is cut into pieces: each connected stroke of ink is a piece. Neighbouring pieces along
+the line may be one digit (a 4 or a 5 in two strokes, a 7 with a separate bar, a 1 with a
+separate flag), and one piece may be two digits that touch. So every plausible group of
+neighbouring pieces is brought to MNIST's form, as a lone digit is, and read by the network in
+one batch; a small judge (a two-layer network over the group's shape and the reading: how sure
+the network is, how wide and high the group is against the line, whether it joins strokes that
+do not overlap or cuts connected ink; `train_number_reader.py` fits it on writers the digit
+network was trained on) says how likely each group is one whole digit, and the grouping the
+judge likes best is the answer (dynamic programming along the line). Pieces with a gap between
+them (along the line, the slant taken out) are never one digit, unless one is small and near
+(a 1's flag lifted off its stem), so a number written with clear gaps costs one reading a digit.
 
-Positions along the line are measured with the writing's slant taken out, so a slanted 7's bar
-reaching over the 1 before it does not put the two in one digit. Everything here is pure:
-arrays in, arrays out; the network is the `predict` function given.
+Only where the judge doubts a piece that is wide enough to be two digits is it cut: from top to
+bottom near each of its thinnest places, along the path that crosses the least ink (it bends
+around a stroke that reaches over from the next digit, and crosses where two digits touch).
+The pieces it is cut into are grouped again as above, with what was read before kept.
+
+Everything here is pure: arrays in, arrays out; the network is the `predict` function given.
 """
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
 from model.preprocessing import to_mnist
 
+NUMBER_READER_FILE = Path(__file__).resolve().parent / "number_reader.json"
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 CORE_LEVEL = 128  # of the ink (0..255): pixels this dark or darker are the strokes' core
 # More pieces than this are not a number written on a pad: the largest ones are kept.
 MOST_PIECES = 48
-# A piece is cut again where it is wider than this many line heights (touching digits).
+# A piece may be cut where it is wider than this many line heights (two 1s that touch are
+# about this wide) and the judge doubts it is one digit (below JUDGED_SURE).
 CUT_WIDER_THAN = 0.55
+JUDGED_SURE = 0.9
 # Where a wide piece may be cut: near the thinnest places of its ink along the line, no closer
-# than CUT_MARGIN line heights to its ends, nor CUT_STEP to another cut.
+# than CUT_MARGIN line heights to its ends or to another cut.
 CUT_MARGIN = 0.1
-CUT_STEP = 0.1
 # How far a cut may bend away from the straight line along the slant, in line heights.
 CUT_REACH = 0.3
-# Pieces further apart than this many line heights (after the slant is taken out) are never
-# one digit.
-APART = 0.0
-# A group of pieces wider than this many line heights is not tried as one digit (unless it is
-# one connected stroke of ink: some people write a 0 half as wide again as it is high).
+# Groups tried as one digit: up to this many pieces and this many line heights wide, or whole
+# connected strokes up to WIDEST_WHOLE (some people write a 0 half as wide again as it is high).
+MOST_PIECES_A_DIGIT = 8
 WIDEST_GROUP = 1.3
 WIDEST_WHOLE = 2.0
-MOST_PIECES_A_DIGIT = 8
+# A piece lower than SMALL_PIECE line heights (a flag, a bar) may be part of a digit up to
+# SMALL_PIECE_GAP line heights away along the line.
+SMALL_PIECE = 0.5
+SMALL_PIECE_GAP = 0.25
 # A speck (a dot or a slip, smaller than this share of the line's height both ways) may be
-# left out of the number.
+# left out of the number, at this cost (natural-log units, as the judge's).
 SPECK = 0.25
-
-
-@dataclass(frozen=True)
-class Scoring:
-    """What a grouping costs beyond the network's log-probabilities (natural-log units)."""
-
-    usual_width: float = 0.9  # line heights; wider groups pay width_penalty per line height more
-    width_penalty: float = 12.0
-    usual_height: float = 0.55  # line heights; lower groups pay height_penalty per line height less
-    height_penalty: float = 12.0
-    cut_cost: float = 3.0  # for reading one connected stroke of ink as two digits
-    speck_cost: float = 2.0  # for leaving a speck out
-    digit_cost: float = 0.0  # for every digit read
-
-
-SCORING = Scoring()
+SPECK_COST = 2.0
 
 
 @dataclass
@@ -68,27 +64,42 @@ class Piece:
     rows: np.ndarray
     columns: np.ndarray
     values: np.ndarray  # the ink (uint8) at each pixel
-    component: int  # the connected ink it is part of
-    left: float  # extent along the line, slant taken out
+    key: tuple  # (component, part): part -1 for a whole connected stroke of ink
+    left: float  # extent along the line, the slant taken out
     right: float
     centre: float
     top: int
     bottom: int
 
+    @property
+    def component(self):
+        return self.key[0]
+
 
 @dataclass
 class Group:
-    """Neighbouring pieces read as one digit."""
+    """Neighbouring pieces read as one digit, in their cluster (cluster[first:end])."""
 
-    pieces: list
+    cluster: list
+    first: int
+    end: int
 
-    @property
+    @cached_property
+    def pieces(self):
+        return self.cluster[self.first:self.end]
+
+    @cached_property
+    def key(self):
+        return frozenset(piece.key for piece in self.pieces)
+
+    @cached_property
     def box(self):
         """[x, y, width, height] of its ink in the image's pixels."""
-        rows = np.concatenate([piece.rows for piece in self.pieces])
-        columns = np.concatenate([piece.columns for piece in self.pieces])
-        top, left = int(rows.min()), int(columns.min())
-        return [left, top, int(columns.max()) - left + 1, int(rows.max()) - top + 1]
+        top = min(int(piece.rows.min()) for piece in self.pieces)
+        left = min(int(piece.columns.min()) for piece in self.pieces)
+        bottom = max(int(piece.rows.max()) for piece in self.pieces)
+        right = max(int(piece.columns.max()) for piece in self.pieces)
+        return [left, top, right - left + 1, bottom - top + 1]
 
     def ink(self):
         """Its ink alone, cut to its box (white on black, uint8)."""
@@ -98,181 +109,317 @@ class Group:
             image[piece.rows - top, piece.columns - left] = piece.values
         return image
 
-    def is_whole_components(self, cluster):
-        """Whether its pieces are whole connected strokes of ink, none shared with another group."""
-        inside = {id(piece) for piece in self.pieces}
-        components = {piece.component for piece in self.pieces}
-        return not any(piece.component in components and id(piece) not in inside for piece in cluster)
-
+    @cached_property
     def width(self):
         return max(piece.right for piece in self.pieces) - min(piece.left for piece in self.pieces)
 
+    @cached_property
     def height(self):
         return max(piece.bottom for piece in self.pieces) - min(piece.top for piece in self.pieces) + 1
 
+    def is_whole_components(self):
+        """Whether its pieces are whole connected strokes of ink, none shared with another group."""
+        components = {piece.component for piece in self.pieces}
+        inside = self.key
+        return not any(piece.component in components and piece.key not in inside for piece in self.cluster)
+
+    def cuts_at_its_ends(self):
+        """How many of its two ends cut connected ink (0, 1 or 2)."""
+        before = self.first > 0 and self.cluster[self.first - 1].component == self.cluster[self.first].component
+        after = self.end < len(self.cluster) and self.cluster[self.end].component == self.cluster[self.end - 1].component
+        return int(before) + int(after)
+
 
 @dataclass
-class ReadDigit:
+class Reading:
+    """What the network read in a group, and how likely the judge finds it one whole digit."""
+
     group: Group
     digit_image: np.ndarray  # the network's 28x28 input
     probabilities: np.ndarray
+    log_judged: float = 0.0
+
+    @property
+    def digit(self):
+        return int(np.argmax(self.probabilities))
 
 
-def read_number(ink, predict, scoring=SCORING):
-    """The digits of a number written in `ink` (white on black uint8, as to_ink gives), left to
-    right: a list of ReadDigit, empty when there is no ink. `predict` maps uint8 digits
-    (N, 28, 28) to probabilities (N, 10)."""
-    clusters, read, line_height = read_candidates(ink, predict)
-    digits = []
-    for number, cluster in enumerate(clusters):
-        digits += best_grouping(number, cluster, read, line_height, scoring)
-    return digits
+# --- The judge -------------------------------------------------------------------------------
+
+FEATURES = (
+    "log p", "log p - log p second", "width", "height", "width over 0.9", "height under 0.55",
+    "pieces", "components", "cuts at its ends", "largest gap inside", "has a gap inside",
+    "whole components", "whole components x components", "least overlap of its components",
+    "components overlap under 0.3",
+    *(f"width if {digit}" for digit in range(10)), *(f"read as {digit}" for digit in range(10)),
+)
 
 
-def read_candidates(ink, predict):
-    """(clusters of pieces, {(cluster, first piece, end): ReadDigit} for every group worth
-    reading, the line's height)."""
-    pieces, line_height = pieces_of(ink)
-    if not pieces:
-        return [], {}, 0
-    clusters = clusters_of(pieces, line_height)
-    candidates = {}  # (cluster, first piece, end) -> Group, every group worth reading
-    for number, cluster in enumerate(clusters):
-        for first in range(len(cluster)):
-            for end in range(first + 1, len(cluster) + 1):
-                group = Group(cluster[first:end])
-                width = group.width() / line_height
-                if width > WIDEST_WHOLE:
-                    break
-                if (end - first <= MOST_PIECES_A_DIGIT and width <= WIDEST_GROUP) or group.is_whole_components(cluster):
-                    candidates[number, first, end] = group
-    keys = list(candidates)
-    digit_images = [to_mnist(candidates[key].ink()) for key in keys]
-    readable = [index for index, image in enumerate(digit_images) if image is not None]
-    probabilities = dict(zip(readable, predict(np.stack([digit_images[index] for index in readable]))))
-    read = {
-        key: ReadDigit(candidates[key], digit_images[index], probabilities[index])
-        for index, key in enumerate(keys) if index in probabilities
-    }
-    return clusters, read, line_height
+def group_features(reading, line_height):
+    """The judge's inputs for one group (FEATURES, in that order)."""
+    group = reading.group
+    ranked = np.sort(reading.probabilities)[::-1]
+    log_best, log_second = np.log(np.maximum(ranked[:2], 1e-9))
+    width, height = group.width / line_height, group.height / line_height
+    # Gaps and overlaps along the line between the group's connected strokes.
+    extents = {}
+    for piece in group.pieces:
+        low, high = extents.get(piece.component, (np.inf, -np.inf))
+        extents[piece.component] = (min(low, piece.left), max(high, piece.right))
+    spans = sorted(extents.values())
+    largest_gap, reach, least_overlap = 0.0, spans[0][1], 1.0
+    for (low, high), (next_low, next_high) in zip(spans, spans[1:]):
+        largest_gap = max(largest_gap, next_low - reach)
+        reach = max(reach, next_high)
+        shared = max(0.0, min(high, next_high) - max(low, next_low))
+        least_overlap = min(least_overlap, shared / max(1.0, min(high - low, next_high - next_low)))
+    whole = float(group.is_whole_components())
+    read_as = np.zeros(10)
+    read_as[reading.digit] = 1.0
+    return np.concatenate([
+        [log_best, log_best - log_second, width, height, max(0.0, width - 0.9), max(0.0, 0.55 - height),
+         len(group.pieces), len(spans), group.cuts_at_its_ends(), largest_gap / line_height,
+         float(largest_gap > 0), whole, whole * len(spans), least_overlap, float(least_overlap < 0.3)],
+        read_as * width, read_as,
+    ])
 
 
-def pieces_of(ink):
-    """(pieces ordered along the line, the line's height in pixels): connected ink, with
-    pieces too wide to be one digit cut again."""
+class GroupJudge:
+    """log P(the group is one whole digit) from group_features: a network of one hidden tanh
+    layer, fitted by train_number_reader.py (model/number_reader.json), evaluated here in NumPy:
+    a worker need not load Keras for forty numbers a group."""
+
+    def __init__(self, settings):
+        if tuple(settings["features"]) != FEATURES:
+            raise ValueError("number_reader.json was fitted on other features: run train_number_reader.py")
+        self.mean = np.asarray(settings["mean"])
+        self.scale = np.asarray(settings["scale"])
+        self.hidden_weights = np.asarray(settings["hidden_weights"])
+        self.hidden_bias = np.asarray(settings["hidden_bias"])
+        self.output_weights = np.asarray(settings["output_weights"])
+        self.output_bias = float(settings["output_bias"])
+        self.digit_bonus = float(settings["digit_bonus"])
+        self.settings = settings
+
+    @classmethod
+    def from_file(cls, path=NUMBER_READER_FILE):
+        return cls(json.loads(Path(path).read_text()))
+
+    def log_probabilities(self, features):
+        """log P(one whole digit) for each row of features (N, len(FEATURES))."""
+        hidden = np.tanh(((features - self.mean) / self.scale) @ self.hidden_weights + self.hidden_bias)
+        return -np.logaddexp(0.0, -(hidden @ self.output_weights + self.output_bias))
+
+
+# --- Reading a number ------------------------------------------------------------------------
+
+
+@dataclass
+class Line:
+    """The writing's measures: its height (pixels), its slant, and the row its middle is at."""
+
+    height: float
+    slant: float
+    middle: float
+    strokes: list = field(default_factory=list)  # (rows, columns, values) of each connected stroke
+
+    def along(self, rows, columns):
+        """Position along the line with the slant taken out."""
+        return columns + self.slant * (rows - self.middle)
+
+
+class NumberReader:
+    """Reads the digits of a number in an image's ink with a digit network's `predict`."""
+
+    def __init__(self, judge=None):
+        # Without a judge the reader can only list candidates (to fit one); read() needs one.
+        self.judge = judge
+
+    def read(self, ink, predict):
+        """The digits of a number written in `ink` (white on black uint8, as to_ink gives), left to
+        right: a list of Reading, empty when there is no ink. `predict` maps uint8 digits
+        (N, 28, 28) to probabilities (N, 10)."""
+        line = measure_line(ink)
+        if line is None:
+            return []
+        read = {}
+        pieces = [whole_piece(number, stroke, line) for number, stroke in enumerate(line.strokes)]
+        chosen = self._best_digits(pieces, line, predict, read)
+        # Cut again what the judge doubts and is wide enough to be two digits.
+        doubted = {
+            piece.component
+            for reading in chosen if np.exp(reading.log_judged) < JUDGED_SURE
+            for piece in reading.group.pieces if piece.right - piece.left > CUT_WIDER_THAN * line.height
+        }
+        if not doubted:
+            return chosen
+        pieces = [
+            part for piece in pieces
+            for part in (cut_where_thin(piece, line) if piece.component in doubted else [piece])
+        ]
+        return self._best_digits(pieces, line, predict, read)
+
+    def candidates(self, ink, predict):
+        """(clusters, {group key: Reading}) with every wide piece cut: every group the reader could
+        try, for fitting the judge (train_number_reader.py)."""
+        line = measure_line(ink)
+        if line is None:
+            return [], {}, None
+        pieces = []
+        for number, stroke in enumerate(line.strokes):
+            piece = whole_piece(number, stroke, line)
+            pieces += cut_where_thin(piece, line) if piece.right - piece.left > CUT_WIDER_THAN * line.height else [piece]
+        clusters = clusters_of(pieces, line)
+        read = {}
+        self._read_groups([group for cluster in clusters for group in groups_to_try(cluster, line)], line, predict, read)
+        return clusters, read, line
+
+    def _best_digits(self, pieces, line, predict, read):
+        clusters = clusters_of(pieces, line)
+        groups = [group for cluster in clusters for group in groups_to_try(cluster, line)]
+        self._read_groups(groups, line, predict, read)
+        return [
+            reading for cluster in clusters
+            for reading in best_grouping(cluster, read, line, self.judge.digit_bonus)
+        ]
+
+    def _read_groups(self, groups, line, predict, read):
+        """Read the groups not read before (in one call of the network) and judge them."""
+        new = {}
+        for group in groups:
+            if group.key not in read and group.key not in new:
+                new[group.key] = group
+        images = {key: to_mnist(group.ink()) for key, group in new.items()}
+        keys = [key for key, image in images.items() if image is not None]
+        if not keys:
+            return
+        probabilities = predict(np.stack([images[key] for key in keys]))
+        readings = [Reading(new[key], images[key], row) for key, row in zip(keys, probabilities)]
+        if self.judge is not None:
+            features = np.stack([group_features(reading, line.height) for reading in readings])
+            for reading, log_judged in zip(readings, self.judge.log_probabilities(features)):
+                reading.log_judged = float(log_judged)
+        read.update((reading.group.key, reading) for reading in readings)
+
+
+def measure_line(ink):
+    """The line's measures and its connected strokes of ink (at most MOST_PIECES, the largest),
+    or None when there is no ink."""
+    # Only the ink's box is looked at: most of a pad is paper.
+    inked = ink > 0
+    rows_inked, columns_inked = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+    if not len(rows_inked):
+        return None
+    top, left = rows_inked[0], columns_inked[0]
+    box = (slice(top, rows_inked[-1] + 1), slice(left, columns_inked[-1] + 1))
+    ink, inked = ink[box], inked[box]
     # Connected by the ink's core: the faint anti-aliased edges of two strokes a pixel apart
     # would join them. The edges then go to the core they border.
     labels, count = ndimage.label(ink >= CORE_LEVEL, EIGHT_CONNECTED)
     if count == 0:
-        return [], 0
-    edges = (ink > 0) & (labels == 0)
+        return None
+    edges = inked & (labels == 0)
     labels[edges] = ndimage.maximum_filter(labels, size=5)[edges]
-    sizes = ndimage.sum_labels(np.ones_like(labels), labels, np.arange(1, count + 1))
-    kept = np.argsort(sizes)[::-1][:MOST_PIECES] + 1
-    slices = ndimage.find_objects(labels)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    kept = np.sort(np.argsort(sizes)[::-1][:MOST_PIECES] + 1)
+    windows = ndimage.find_objects(labels)
     strokes = []
-    for label in sorted(kept):
-        window = slices[label - 1]
+    for label in kept:
+        window = windows[label - 1]
         rows, columns = np.nonzero(labels[window] == label)
-        rows = rows + window[0].start
-        columns = columns + window[1].start
-        strokes.append((rows, columns, ink[rows, columns]))
+        rows += window[0].start
+        columns += window[1].start
+        values = ink[rows, columns]
+        strokes.append((rows + top, columns + left, values))
     heights = np.array([rows.max() - rows.min() + 1 for rows, _, _ in strokes])
-    line_height = float(np.median(heights[heights >= 0.5 * heights.max()]))
-    slant = slant_of(strokes)
-    middle = np.average(
-        np.concatenate([rows for rows, _, _ in strokes]),
-        weights=np.concatenate([values for _, _, values in strokes]).astype(np.float64),
-    )
-    pieces = []
-    for component, (rows, columns, values) in enumerate(strokes):
-        along = columns + slant * (rows - middle)
-        pieces += cut_where_thin(component, rows, columns, values, along, line_height, slant, middle)
-    pieces.sort(key=lambda piece: piece.centre)
-    return pieces, line_height
+    height = float(np.median(heights[heights >= 0.5 * heights.max()]))
+    all_rows = np.concatenate([rows for rows, _, _ in strokes])  # in the whole image
+    weights = np.concatenate([values for _, _, values in strokes]).astype(np.float64)
+    return Line(height=height, slant=slant_of(strokes), middle=float(weights @ all_rows / weights.sum()),
+                strokes=strokes)
 
 
 def slant_of(strokes):
-    """How far the writing leans: x moves this much per row down (minus: leaning right),
-    from the ink's second moments of each large stroke, weighted by its ink."""
+    """How far the writing leans: how many columns to move a row's ink right per row down to
+    stand it upright, from the second moments of each large stroke, weighted by its ink."""
     covariance = variance = 0.0
     largest = max(len(rows) for rows, _, _ in strokes)
     for rows, columns, values in strokes:
         if len(rows) < 0.3 * largest:
             continue
         weights = values.astype(np.float64)
-        row_mean = np.average(rows, weights=weights)
-        column_mean = np.average(columns, weights=weights)
-        covariance += np.sum(weights * (rows - row_mean) * (columns - column_mean))
-        variance += np.sum(weights * (rows - row_mean) ** 2)
-    # Taking out this much of it straightens the digits; clipped, since a lone stroke's own
-    # shape (a 7's bar, a 2's base) also has moments.
+        total = weights.sum()
+        row_offsets = rows - weights @ rows / total
+        column_offsets = columns - weights @ columns / total
+        covariance += (weights * row_offsets) @ column_offsets
+        variance += (weights * row_offsets) @ row_offsets
+    # Clipped: a lone stroke's own shape (a 7's bar, a 2's base) has moments too.
     return float(np.clip(-covariance / variance, -0.6, 0.6)) if variance else 0.0
 
 
-def make_piece(component, rows, columns, values, along):
+def make_piece(key, rows, columns, values, line):
+    along = line.along(rows, columns)
     weights = values.astype(np.float64)
     return Piece(
-        rows=rows, columns=columns, values=values, component=component,
+        rows=rows, columns=columns, values=values, key=key,
         left=float(along.min()), right=float(along.max()) + 1,
-        centre=float(np.average(along, weights=weights)),
+        centre=float(weights @ along / weights.sum()),
         top=int(rows.min()), bottom=int(rows.max()),
     )
 
 
-def cut_where_thin(component, rows, columns, values, along, line_height, slant, middle):
-    """The stroke as one piece or, if it is wider than a digit (digits that touch), in pieces:
-    cut from top to bottom near each of its thinnest places along the line, by the path that
-    crosses the least ink (it bends around a stroke reaching over from the next digit, and
-    crosses where two digits touch). Each side's connected ink is a piece."""
+def whole_piece(component, stroke, line):
+    return make_piece((component, -1), *stroke, line)
+
+
+def cut_where_thin(piece, line):
+    """The piece in parts, cut from top to bottom near each of its thinnest places along the
+    line (least_ink_path); each side's connected ink is a part. The piece itself if it has no
+    place to cut."""
+    rows, columns, values = piece.rows, piece.columns, piece.values
+    along = line.along(rows, columns)
     left = along.min()
-    width = along.max() - left + 1
-    if width <= CUT_WIDER_THAN * line_height:
-        return [make_piece(component, rows, columns, values, along)]
     position = np.floor(along - left).astype(np.int64)
-    profile = np.bincount(position, weights=values.astype(np.float64), minlength=int(width) + 1)
-    smoothing = max(1, int(round(0.05 * line_height)))
+    profile = np.bincount(position, weights=values.astype(np.float64))
+    smoothing = max(1, int(round(0.05 * line.height)))
     profile = ndimage.uniform_filter1d(profile, 2 * smoothing + 1, mode="nearest")
-    margin = CUT_MARGIN * line_height
-    interior = np.arange(len(profile))
-    minima = interior[
-        (interior >= margin) & (interior <= len(profile) - 1 - margin)
+    margin = CUT_MARGIN * line.height
+    places = np.arange(len(profile))
+    minima = places[
+        (places >= margin) & (places <= len(profile) - 1 - margin)
         & (profile <= np.roll(profile, 1)) & (profile <= np.roll(profile, -1))
     ]
     starts = []
-    for candidate in sorted(minima, key=lambda column: profile[column]):
-        if all(abs(candidate - start) >= CUT_STEP * line_height for start in starts):
+    for candidate in sorted(minima, key=lambda place: profile[place]):
+        if all(abs(candidate - start) >= margin for start in starts):
             starts.append(candidate)
     if not starts:
-        return [make_piece(component, rows, columns, values, along)]
+        return [piece]
 
     top, first_column = rows.min(), columns.min()
-    ink = np.zeros((rows.max() - top + 1, columns.max() - first_column + 1))
-    ink[rows - top, columns - first_column] = values
-    # Where each cut runs along the slant, column by row, in the window's columns.
-    slanted = -slant * (np.arange(top, rows.max() + 1) - middle) - first_column
+    local_rows, local_columns = rows - top, columns - first_column
+    ink = np.zeros((local_rows.max() + 1, local_columns.max() + 1))
+    ink[local_rows, local_columns] = values
+    # Where a cut along the slant would run, column by row, in the window's columns.
+    slanted = -line.slant * (np.arange(top, rows.max() + 1) - line.middle) - first_column
     side = np.zeros(len(rows), dtype=np.int64)
     paths = set()
     for start in sorted(starts):
-        path = least_ink_path(ink, slanted + left + start + 0.5, CUT_REACH * line_height)
-        if path.tobytes() not in paths:
+        path = least_ink_path(ink, slanted + left + start + 0.5, CUT_REACH * line.height)
+        if path.tobytes() not in paths:  # Two starts may find the same way.
             paths.add(path.tobytes())
-            side += columns - first_column >= path[rows - top]
-    pieces = []
+            side += local_columns >= path[local_rows]
+    parts = []
     for index in np.unique(side):
-        on_side = side == index
-        fragments, count = ndimage.label(_image_of(rows[on_side] - top, columns[on_side] - first_column, ink.shape), EIGHT_CONNECTED)
-        owner = fragments[rows[on_side] - top, columns[on_side] - first_column]
+        mine = np.flatnonzero(side == index)
+        image = np.zeros(ink.shape, dtype=bool)
+        image[local_rows[mine], local_columns[mine]] = True
+        fragments, count = ndimage.label(image, EIGHT_CONNECTED)
+        owner = fragments[local_rows[mine], local_columns[mine]]
         for label in range(1, count + 1):
-            mine = np.flatnonzero(on_side)[owner == label]
-            pieces.append(make_piece(component, rows[mine], columns[mine], values[mine], along[mine]))
-    return pieces
-
-
-def _image_of(rows, columns, shape):
-    image = np.zeros(shape, dtype=bool)
-    image[rows, columns] = True
-    return image
+            pixels = mine[owner == label]
+            parts.append(make_piece((piece.component, len(parts)), rows[pixels], columns[pixels], values[pixels], line))
+    return parts if len(parts) > 1 else [piece]
 
 
 def least_ink_path(ink, line, reach):
@@ -282,11 +429,11 @@ def least_ink_path(ink, line, reach):
     height, width = ink.shape
     columns = np.arange(width)
     line = np.clip(line, 0, width - 1)
-    reach = max(reach, 1.0)
-    # Ink to cross, plus a little for every column away from the line, so that the path keeps
+    away = np.abs(columns[None, :] - line[:, None])
+    # Ink to cross, and a little for every column away from the line, so that the path keeps
     # to it where there is no ink either way.
-    cost = ink + 4.0 * np.abs(columns[None, :] - line[:, None])
-    cost[np.abs(columns[None, :] - line[:, None]) > reach] = np.inf
+    cost = ink + 4.0 * away
+    cost[away > max(reach, 1.0)] = np.inf
     total = cost[0].copy()
     came_from = np.zeros((height, width), dtype=np.int8)
     for row in range(1, height):
@@ -301,13 +448,16 @@ def least_ink_path(ink, line, reach):
     return path
 
 
-def clusters_of(pieces, line_height):
-    """The pieces in runs that can share digits: a run ends where the ink so far and the ink
-    to come are more than APART line heights apart."""
+def clusters_of(pieces, line):
+    """The pieces in order along the line, in runs that can share digits: a run ends where
+    the ink so far and the ink still to come have a gap between them along the line, unless a
+    piece by the gap is small and the gap too (a 1's flag lifted off its stem)."""
+    pieces = sorted(pieces, key=lambda piece: piece.centre)
+    still_to_come = np.minimum.accumulate([piece.left for piece in pieces][::-1])[::-1]
     clusters, current, reach = [], [], -np.inf
-    for index, piece in enumerate(pieces):
-        still_to_come = min(other.left for other in pieces[index:])
-        if current and still_to_come - reach > APART * line_height:
+    for piece, next_left in zip(pieces, still_to_come):
+        small = is_small(piece, line) or (current and is_small(current[-1], line))
+        if current and next_left > reach + (SMALL_PIECE_GAP * line.height if small else 0.0):
             clusters.append(current)
             current = []
         current.append(piece)
@@ -316,39 +466,42 @@ def clusters_of(pieces, line_height):
     return clusters
 
 
-def group_score(read, line_height, scoring):
-    """How likely the group is one digit: the network's log-probability for what it read,
-    less penalties for a group far wider or lower than a digit of the line."""
-    group = read.group
-    width = group.width() / line_height
-    height = group.height() / line_height
-    return (
-        float(np.log(max(read.probabilities.max(), 1e-9)))
-        - scoring.width_penalty * max(0.0, width - scoring.usual_width)
-        - scoring.height_penalty * max(0.0, scoring.usual_height - height)
-        - scoring.digit_cost
-    )
+def groups_to_try(cluster, line):
+    """The groups of neighbouring pieces that may be one digit."""
+    groups = []
+    for first in range(len(cluster)):
+        for end in range(first + 1, len(cluster) + 1):
+            group = Group(cluster, first, end)
+            width = group.width / line.height
+            if width > WIDEST_WHOLE:
+                break
+            if (end - first <= MOST_PIECES_A_DIGIT and width <= WIDEST_GROUP) or group.is_whole_components():
+                groups.append(group)
+    return groups
 
 
-def is_speck(piece, line_height):
-    return max(piece.right - piece.left, piece.bottom - piece.top + 1) < SPECK * line_height
+def is_small(piece, line):
+    return piece.bottom - piece.top + 1 < SMALL_PIECE * line.height
 
 
-def best_grouping(number, cluster, read, line_height, scoring=SCORING):
-    """The cluster's pieces grouped into digits (dynamic programming over where digits end)."""
+def is_speck(piece, line):
+    return max(piece.right - piece.left, piece.bottom - piece.top + 1) < SPECK * line.height
+
+
+def best_grouping(cluster, read, line, digit_bonus):
+    """The cluster's pieces grouped into the digits the judge likes best: the most likely
+    grouping, with `digit_bonus` for every digit (dynamic programming over where digits end)."""
     best = [(0.0, [])] + [(-np.inf, None)] * len(cluster)
     for end in range(1, len(cluster) + 1):
         for first in range(end):
-            candidate = read.get((number, first, end))
-            if candidate is None or best[first][1] is None:
+            reading = read.get(Group(cluster, first, end).key)
+            if reading is None or best[first][1] is None:
                 continue
-            score = best[first][0] + group_score(candidate, line_height, scoring)
-            if first > 0 and cluster[first - 1].component == cluster[first].component:
-                score -= scoring.cut_cost  # A digit ends inside connected ink.
+            score = best[first][0] + reading.log_judged + digit_bonus
             if score > best[end][0]:
-                best[end] = (score, best[first][1] + [candidate])
-        if is_speck(cluster[end - 1], line_height) and best[end - 1][1] is not None:
-            score = best[end - 1][0] - scoring.speck_cost
+                best[end] = (score, best[first][1] + [reading])
+        if is_speck(cluster[end - 1], line) and best[end - 1][1] is not None:
+            score = best[end - 1][0] - SPECK_COST
             if score > best[end][0]:
                 best[end] = (score, best[end - 1][1])
     return best[-1][1] or []

@@ -31,7 +31,7 @@ from model.loader import (
     load_network,
     read_metadata,
 )
-from model.numbers import read_number
+from model.numbers import GroupJudge, NumberReader
 from model.preprocessing import ink_of, preprocess, preprocess_each, to_model_input, to_png
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,8 @@ class DigitClassifier:
         self._infer = None
         self._infer_gpu = None
         self.runtime_choice = {}
+        self.number_reader = None
+        self.number_reader_error = None
         self._ready = threading.Event()
         self._finished_loading = threading.Event()
 
@@ -87,6 +89,7 @@ class DigitClassifier:
         try:
             self._load_runtimes()
             self.metadata = read_metadata(self.model_dir)
+            self._load_number_reader()
             # Trace and run every batch shape once, so no request pays for it, and time them.
             self.runtime_choice = self._choose_runtimes()
             self.seconds_to_ready = time.monotonic() - started
@@ -106,6 +109,15 @@ class DigitClassifier:
             log.exception("The model cannot be loaded")
         finally:
             self._finished_loading.set()
+
+    def _load_number_reader(self):
+        # The judge of whole numbers is the code's, not a model version's: a broken one costs
+        # /predict/number only.
+        try:
+            self.number_reader = NumberReader(GroupJudge.from_file())
+        except (OSError, ValueError, KeyError) as error:
+            self.number_reader_error = f"The number reader cannot be loaded: {error}"
+            log.error(self.number_reader_error)
 
     def _load_runtimes(self):
         runtime = RUNTIME_ALIASES.get(self.requested_runtime, self.requested_runtime)
@@ -281,7 +293,9 @@ class DigitClassifier:
     def read_number(self, data):
         """The answer of /predict/number for one image's bytes: the number, and each digit's
         reading with the box of its ink in the image's pixels, left to right."""
-        digits = read_number(ink_of(data, **self.image_limits), self.predict)
+        if self.number_reader is None:
+            raise ModelNotReady(self.number_reader_error or "The number reader is not loaded.")
+        digits = self.number_reader.read(ink_of(data, **self.image_limits), self.predict)
         if not digits:
             return {"number": "", "digits": [], "unsure": False, "reason": NO_NUMBER_REASON,
                     "model_version": self.version}

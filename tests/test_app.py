@@ -143,8 +143,9 @@ def test_empty_canvas_is_no_digit_with_a_reason(client):
         "json-list", "deep-json", "svg", "truncated-png",
     ],
 )
-def test_bad_requests_get_clear_json_errors(client, body, content_type, status, words):
-    assert_error(client.post("/predict/", data=body, content_type=content_type), status, *words)
+@pytest.mark.parametrize("path", ["/predict/", "/predict/number"])  # A number: the same errors.
+def test_bad_requests_get_clear_json_errors(client, path, body, content_type, status, words):
+    assert_error(client.post(path, data=body, content_type=content_type), status, *words)
 
 
 def test_form_without_file_field(client):

@@ -1,0 +1,183 @@
+"""Fit the judge of the number reader (model/numbers.py) and write model/number_reader.json.
+
+    python train_number_reader.py --pendigits PATH/TO/pendigits-orig.tra [--count 3000]
+
+Reading a number means deciding which pieces of ink make each digit. The reader tries every
+plausible group of neighbouring pieces with the digit network; a small judge says how likely
+each group is one whole digit. This script writes numbers with the pen digits of the 25
+training writers (handwriting/numbers.py: the digit network was trained on these writers, the
+five validation writers stay unseen by both), lists every group the reader could try in each,
+labels it by the ink of the digits the number was written with (a group is a digit when at
+least 85 % of its ink belongs to one digit and it holds at least 80 % of that digit's ink),
+fits the judge on four numbers in five, and on the fifth chooses the bonus per digit that reads
+the most numbers exactly. The judge is a Keras network of one hidden layer over the group's
+features (model.numbers.FEATURES); its weights are written as JSON, which the server evaluates
+in NumPy.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+
+from handwriting.numbers import by_writer_and_label, numbers_for_writers  # noqa: E402
+from handwriting.pendigits import read_pendigits, split_by_writer  # noqa: E402
+from handwriting.render import encode  # noqa: E402
+from model.loader import DEFAULT_MODEL_DIR, write_atomically  # noqa: E402
+from model.numbers import (  # noqa: E402
+    FEATURES,
+    NUMBER_READER_FILE,
+    GroupJudge,
+    NumberReader,
+    group_features,
+)
+from model.preprocessing import ink_of  # noqa: E402
+from model.service import DigitClassifier  # noqa: E402
+from train_mnist import file_sha256, pendigits_path  # noqa: E402
+
+HIDDEN_UNITS = 24
+PURITY, COVERAGE = 0.85, 0.80
+DIGIT_BONUSES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pendigits", default=os.environ.get("PENDIGITS_PATH"),
+                        help="pendigits-orig.tra (default $PENDIGITS_PATH, else downloaded)")
+    parser.add_argument("--model-dir", default=DEFAULT_MODEL_DIR, help="the digit network the reader uses")
+    parser.add_argument("--count", type=int, default=3000, help="numbers to write (default 3000)")
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=NUMBER_READER_FILE, help="where to write the judge")
+    return parser.parse_args(argv)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every group the reader could try, labelled
+# ---------------------------------------------------------------------------------------------
+
+
+def is_one_digit(reading, digit_inks):
+    """Whether the group's ink is (nearly all) one digit's and holds (nearly all) of it."""
+    pieces = reading.group.pieces
+    rows = np.concatenate([piece.rows for piece in pieces])
+    columns = np.concatenate([piece.columns for piece in pieces])
+    values = np.concatenate([piece.values for piece in pieces]).astype(np.float64)
+    owned = digit_inks[:, rows, columns]
+    digit = int(np.argmax(owned @ values))
+    purity = owned[digit] @ values / values.sum()
+    coverage = owned[digit].sum() / max(1, digit_inks[digit].sum())
+    return purity >= PURITY and coverage >= COVERAGE
+
+
+def labelled_candidates(numbers, reader, predict):
+    """For each number: (its text, clusters, {key: Reading}, line, {key: is one digit})."""
+    listed = []
+    for number in numbers:
+        clusters, read, line = reader.candidates(ink_of(encode(number.image)), predict)
+        inks = number.digit_inks()
+        listed.append((number.text, clusters, read, line, {key: is_one_digit(r, inks) for key, r in read.items()}))
+    return listed
+
+
+def feature_table(listed):
+    features, targets = [], []
+    for _, _, read, line, labels in listed:
+        for key, reading in read.items():
+            features.append(group_features(reading, line.height))
+            targets.append(labels[key])
+    return np.array(features), np.array(targets, dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# The judge
+# ---------------------------------------------------------------------------------------------
+
+
+def fit_judge(features, targets, epochs, seed):
+    keras.utils.set_random_seed(seed)
+    mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
+    network = keras.Sequential([
+        keras.Input((len(FEATURES),)),
+        keras.layers.Dense(HIDDEN_UNITS, activation="tanh", kernel_regularizer=keras.regularizers.L2(1e-4)),
+        keras.layers.Dense(1),
+    ])
+    network.compile(optimizer=keras.optimizers.Adam(3e-3),
+                    loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=["binary_accuracy"])
+    network.fit((features - mean) / scale, targets, batch_size=256, epochs=epochs, verbose=0, shuffle=True)
+    (hidden_weights, hidden_bias), (output_weights, output_bias) = (layer.get_weights() for layer in network.layers)
+    return {
+        "features": list(FEATURES),
+        "mean": mean.tolist(), "scale": scale.tolist(),
+        "hidden_weights": hidden_weights.tolist(), "hidden_bias": hidden_bias.tolist(),
+        "output_weights": output_weights[:, 0].tolist(), "output_bias": float(output_bias[0]),
+        "digit_bonus": 0.0,
+    }
+
+
+def exact_share(numbers, judge, predict):
+    """How many of the numbers the reader, as it serves, reads exactly with this judge."""
+    reader = NumberReader(judge)
+    read = [reader.read(ink_of(encode(number.image)), predict) for number in numbers]
+    return np.mean(["".join(str(reading.digit) for reading in digits) == number.text
+                    for digits, number in zip(read, numbers)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    arguments = parse_arguments(argv)
+    started = time.monotonic()
+    path = pendigits_path(arguments.pendigits)
+    training, _ = split_by_writer(read_pendigits(path))
+    classifier = DigitClassifier(model_dir=arguments.model_dir, runtime="litert")
+    classifier.load()
+    if not classifier.ready:
+        raise SystemExit(f"The digit network cannot be loaded: {classifier.load_error}")
+
+    numbers = numbers_for_writers(by_writer_and_label(training), arguments.count, arguments.seed)
+    listed = labelled_candidates(numbers, NumberReader(), classifier.predict)
+    held_out = len(listed) // 5
+    features, targets = feature_table(listed[held_out:])
+    print(f"{len(numbers):,} numbers by {len({digit.writer for digit in training})} training writers, "
+          f"{len(targets):,} groups to judge ({targets.mean():.0%} one digit), "
+          f"{time.monotonic() - started:.0f} s")
+
+    settings = fit_judge(features, targets, arguments.epochs, arguments.seed)
+    shares = {}
+    for bonus in DIGIT_BONUSES:
+        settings["digit_bonus"] = bonus
+        shares[bonus] = exact_share(numbers[:held_out], GroupJudge(settings), classifier.predict)
+    for bonus, share in shares.items():
+        print(f"digit bonus {bonus:4.2f}: {share:.1%} of {held_out} held-out numbers read exactly")
+    settings["digit_bonus"] = max(shares, key=shares.get)
+    settings["fitted"] = {
+        "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "pendigits": {"file": path.name, "sha256": file_sha256(path)},
+        "writers": sorted({digit.writer for digit in training}),
+        "digit_network": classifier.version,
+        "numbers": len(numbers), "seed": arguments.seed, "groups": int(len(targets)),
+        "held_out_numbers": held_out, "held_out_exact": round(float(shares[settings["digit_bonus"]]), 4),
+    }
+    write_atomically(arguments.out, json.dumps(settings, indent=1).encode())
+    print(f"digit bonus {settings['digit_bonus']}; wrote {arguments.out} in {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
