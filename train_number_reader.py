@@ -6,11 +6,12 @@ Reading a number means deciding which pieces of ink make each digit. The reader 
 plausible group of neighbouring pieces with the digit network; a small judge says how likely
 each group is one whole digit. This script writes numbers with the pen digits of the 25
 training writers (handwriting/numbers.py: the digit network was trained on these writers, the
-five validation writers stay unseen by both), lists every group the reader could try in each,
-labels it by the ink of the digits the number was written with (a group is a digit when at
-least 85 % of its ink belongs to one digit and it holds at least 80 % of that digit's ink),
-fits the judge on four numbers in five, and on the fifth chooses the bonus per digit that reads
-the most numbers exactly. The judge is a Keras network of one hidden layer over the group's
+five validation writers stay unseen by both), lists every group the reader could try in each
+(every wide piece cut at its thin places), labels it by the ink of the digits the number was
+written with (a group is a digit when at least 85 % of its ink belongs to one digit and it
+holds at least 80 % of that digit's ink), fits the judge on four numbers in five, and on the
+fifth chooses the bonus per digit with which the reader, as it serves, reads the most numbers
+exactly. The judge is a Keras network of one hidden layer over the group's
 features (model.numbers.FEATURES); its weights are written as JSON, which the server evaluates
 in NumPy.
 """
@@ -45,7 +46,7 @@ from train_mnist import file_sha256, pendigits_path  # noqa: E402
 
 HIDDEN_UNITS = 24
 PURITY, COVERAGE = 0.85, 0.80
-DIGIT_BONUSES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+DIGIT_BONUSES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,18 +85,18 @@ def is_one_digit(reading, digit_inks):
 
 
 def labelled_candidates(numbers, reader, predict):
-    """For each number: (its text, clusters, {key: Reading}, line, {key: is one digit})."""
+    """For each number: ({key: Reading}, line, {key: is one digit})."""
     listed = []
     for number in numbers:
-        clusters, read, line = reader.candidates(ink_of(encode(number.image)), predict)
+        read, line = reader.candidates(ink_of(encode(number.image)), predict)
         inks = number.digit_inks()
-        listed.append((number.text, clusters, read, line, {key: is_one_digit(r, inks) for key, r in read.items()}))
+        listed.append((read, line, {key: is_one_digit(reading, inks) for key, reading in read.items()}))
     return listed
 
 
 def feature_table(listed):
     features, targets = [], []
-    for _, _, read, line, labels in listed:
+    for read, line, labels in listed:
         for key, reading in read.items():
             features.append(group_features(reading, line.height))
             targets.append(labels[key])

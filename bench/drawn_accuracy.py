@@ -16,9 +16,9 @@ import tempfile
 import numpy as np
 from playwright.sync_api import sync_playwright
 
+from bench.writer_accuracy import loaded_classifier
 from model.loader import DEFAULT_MODEL_DIR
 from model.preprocessing import decode_data_url, naive_resize
-from model.service import DigitClassifier
 from tests.conftest import DESKTOP, chromium_launch_options, serving_in_background
 from tests.strokes import STROKE_DIGITS
 from tests.test_e2e import draw_with_mouse, expect_state
@@ -65,10 +65,7 @@ def main():
     parser.add_argument("--model-dir", default=DEFAULT_MODEL_DIR, help="the model to measure")
     arguments = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    classifier = DigitClassifier(model_dir=arguments.model_dir)
-    classifier.load()
-    if not classifier.ready:
-        parser.error(f"the model cannot be loaded: {classifier.load_error}")
+    classifier = loaded_classifier(parser, arguments.model_dir)
 
     with (
         tempfile.TemporaryDirectory() as database_folder,

@@ -27,13 +27,13 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from app import create_app
+from bench.writer_accuracy import loaded_classifier
 from handwriting.numbers import GAPS, by_writer_and_label, numbers_for_writers
 from handwriting.pendigits import read_pendigits, split_by_writer
 from handwriting.render import encode
 from model.loader import DEFAULT_MODEL_DIR
 from model.numbers import measure_line
 from model.preprocessing import ink_of, to_mnist
-from model.service import DigitClassifier
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHEET_ROWS = 24
@@ -106,10 +106,7 @@ def main(argv=None):
     if not arguments.pendigits:
         parser.error("give --pendigits PATH or set PENDIGITS_PATH")
 
-    classifier = DigitClassifier(model_dir=arguments.model_dir)
-    classifier.load()
-    if not classifier.ready:
-        parser.error(f"the model cannot be loaded: {classifier.load_error}")
+    classifier = loaded_classifier(parser, arguments.model_dir)
     with tempfile.TemporaryDirectory() as folder:
         app = create_app({
             "CLASSIFIER": classifier, "RATE_LIMIT": "",

@@ -54,6 +54,16 @@ def contact_sheet(confusions, images, labels, predicted):
     return sheet
 
 
+def loaded_classifier(parser, model_dir):
+    """The model folder's classifier, loaded as the server loads it; the command stops with the
+    reason if it does not load."""
+    classifier = DigitClassifier(model_dir=model_dir)
+    classifier.load()
+    if not classifier.ready:
+        parser.error(f"the model cannot be loaded: {classifier.load_error}")
+    return classifier
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", default=DEFAULT_MODEL_DIR, help="the model to measure")
@@ -67,11 +77,7 @@ def main(argv=None):
     if not arguments.pendigits:
         parser.error("give --pendigits PATH or set PENDIGITS_PATH")
 
-    classifier = DigitClassifier(model_dir=arguments.model_dir)
-    classifier.load()
-    if not classifier.ready:
-        parser.error(f"the model cannot be loaded: {classifier.load_error}")
-
+    classifier = loaded_classifier(parser, arguments.model_dir)
     _, validation = split_by_writer(read_pendigits(arguments.pendigits))
     images, labels, writers = validation_drawings(validation)
     # LiteRT takes the whole set as one batch (a few megabytes of pixels).

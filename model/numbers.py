@@ -12,10 +12,12 @@ judge likes best is the answer (dynamic programming along the line). Pieces with
 them (along the line, the slant taken out) are never one digit, unless one is small and near
 (a 1's flag lifted off its stem), so a number written with clear gaps costs one reading a digit.
 
-Only where the judge doubts a piece that is wide enough to be two digits is it cut: from top to
-bottom near each of its thinnest places, along the path that crosses the least ink (it bends
-around a stroke that reaches over from the next digit, and crosses where two digits touch).
-The pieces it is cut into are grouped again as above, with what was read before kept.
+Only where the judge doubts a piece that is wide enough to be two digits is it cut, from top to
+bottom along paths that cross the least ink (a path bends around a stroke that reaches over
+from the next digit, and crosses where two digits touch): once at all its thinnest places, and
+once in two by each path from places a little apart along it. Each way of cutting it is grouped
+again as above (what was read before is kept, and everything new is read in one call of the
+network), and the way whose whole reading the judge likes best is kept.
 
 Everything here is pure: arrays in, arrays out; the network is the `predict` function given.
 """
@@ -36,12 +38,19 @@ CORE_LEVEL = 128  # of the ink (0..255): pixels this dark or darker are the stro
 # More pieces than this are not a number written on a pad: the largest ones are kept.
 MOST_PIECES = 48
 # A piece may be cut where it is wider than this many line heights (two 1s that touch are
-# about this wide) and the judge doubts it is one digit (below JUDGED_SURE).
+# about this wide) and the judge doubts it is one digit (is_doubted).
 CUT_WIDER_THAN = 0.55
 JUDGED_SURE = 0.9
+# Pieces wider than WIDE line heights are tried cut unless the judge is surer than this.
+WIDE = 0.8
+JUDGED_SURE_WIDE = 0.99
 # Where a wide piece may be cut: near the thinnest places of its ink along the line, no closer
-# than CUT_MARGIN line heights to its ends or to another cut.
+# than CUT_MARGIN line heights to its ends or to another cut; and, cut once, from starts every
+# CUT_STEP line heights.
 CUT_MARGIN = 0.1
+CUT_STEP = 0.075
+# Two ways to cut once that put all but this share of the pixels on the same sides are one.
+NEARLY_THE_SAME = 0.03
 # How far a cut may bend away from the straight line along the slant, in line heights.
 CUT_REACH = 0.3
 # Groups tried as one digit: up to this many pieces and this many line heights wide, or whole
@@ -59,7 +68,7 @@ SPECK = 0.25
 SPECK_COST = 2.0
 
 
-@dataclass
+@dataclass(eq=False)  # One piece is equal only to itself (its pixels are arrays).
 class Piece:
     rows: np.ndarray
     columns: np.ndarray
@@ -76,7 +85,7 @@ class Piece:
         return self.key[0]
 
 
-@dataclass
+@dataclass(eq=False)
 class Group:
     """Neighbouring pieces read as one digit, in their cluster (cluster[first:end])."""
 
@@ -130,7 +139,7 @@ class Group:
         return int(before) + int(after)
 
 
-@dataclass
+@dataclass(eq=False)
 class Reading:
     """What the network read in a group, and how likely the judge finds it one whole digit."""
 
@@ -248,35 +257,45 @@ class NumberReader:
         # Cut again what the judge doubts and is wide enough to be two digits.
         doubted = {
             piece.component
-            for reading in chosen if np.exp(reading.log_judged) < JUDGED_SURE
-            for piece in reading.group.pieces if piece.right - piece.left > CUT_WIDER_THAN * line.height
+            for reading in chosen
+            for piece in reading.group.pieces
+            if is_doubted(np.exp(reading.log_judged), (piece.right - piece.left) / line.height)
         }
-        if not doubted:
-            return chosen
-        pieces = [
-            part for piece in pieces
-            for part in (cut_where_thin(piece, line) if piece.component in doubted else [piece])
-        ]
+        # Each is read whole, cut at all its thin places, and cut once by each path from top to
+        # bottom: the way of reading it whose whole number the judge likes best is kept.
+        for component in sorted(doubted):
+            doubted_piece = next(piece for piece in pieces if piece.component == component)
+            others = [piece for piece in pieces if piece.component != component]
+            ways = [others + way for way in
+                    ([doubted_piece], cut_where_thin(doubted_piece, line), *cut_once(doubted_piece, line))]
+            # Every way's groups in one call of the network.
+            self._read_groups([group for way in ways for group in groups_of(way, line)[1]], line, predict, read)
+            pieces = max(ways, key=lambda way: self._likelihood(way, line, predict, read))
         return self._best_digits(pieces, line, predict, read)
 
+    def _likelihood(self, pieces, line, predict, read):
+        """How much the judge likes the best reading of these pieces (log, with the digit bonus)."""
+        return sum(reading.log_judged + self.judge.digit_bonus
+                   for reading in self._best_digits(pieces, line, predict, read))
+
     def candidates(self, ink, predict):
-        """(clusters, {group key: Reading}) with every wide piece cut: every group the reader could
-        try, for fitting the judge (train_number_reader.py)."""
+        """({group key: Reading}, line) for every group the reader could try with every piece
+        wider than CUT_WIDER_THAN cut at all its thin places: for fitting the judge
+        (train_number_reader.py). (Fitted on these, the judge also judged the ways of cutting
+        once better, on the training writers, than one fitted on those ways too.)"""
         line = measure_line(ink)
         if line is None:
-            return [], {}, None
+            return {}, None
         pieces = []
         for number, stroke in enumerate(line.strokes):
             piece = whole_piece(number, stroke, line)
             pieces += cut_where_thin(piece, line) if piece.right - piece.left > CUT_WIDER_THAN * line.height else [piece]
-        clusters = clusters_of(pieces, line)
         read = {}
-        self._read_groups([group for cluster in clusters for group in groups_to_try(cluster, line)], line, predict, read)
-        return clusters, read, line
+        self._read_groups(groups_of(pieces, line)[1], line, predict, read)
+        return read, line
 
     def _best_digits(self, pieces, line, predict, read):
-        clusters = clusters_of(pieces, line)
-        groups = [group for cluster in clusters for group in groups_to_try(cluster, line)]
+        clusters, groups = groups_of(pieces, line)
         self._read_groups(groups, line, predict, read)
         return [
             reading for cluster in clusters
@@ -372,80 +391,119 @@ def whole_piece(component, stroke, line):
     return make_piece((component, -1), *stroke, line)
 
 
+class CutWindow:
+    """A piece's ink in a window of its own, and the paths that cut it from top to bottom."""
+
+    def __init__(self, piece, line):
+        self.piece, self.line = piece, line
+        along = line.along(piece.rows, piece.columns)
+        self.left, self.width = along.min(), along.max() - along.min() + 1
+        top, first_column = piece.rows.min(), piece.columns.min()
+        self.local = (piece.rows - top, piece.columns - first_column)
+        self.ink = np.zeros((self.local[0].max() + 1, self.local[1].max() + 1))
+        self.ink[self.local] = piece.values
+        # Where a cut along the slant from a place along the line runs, column by row.
+        self.slanted = -line.slant * (np.arange(top, piece.rows.max() + 1) - line.middle) - first_column + self.left
+        self.thin_places = self._thin_places()
+
+    def _thin_places(self):
+        """The places along the line where the ink is thinnest, at least CUT_MARGIN line
+        heights from the ends and from each other."""
+        along = self.line.along(self.piece.rows, self.piece.columns)
+        profile = np.bincount(np.floor(along - self.left).astype(np.int64), weights=self.piece.values.astype(np.float64))
+        smoothing = max(1, int(round(0.05 * self.line.height)))
+        profile = ndimage.uniform_filter1d(profile, 2 * smoothing + 1, mode="nearest")
+        margin = CUT_MARGIN * self.line.height
+        places = np.arange(len(profile))
+        minima = places[
+            (places >= margin) & (places <= len(profile) - 1 - margin)
+            & (profile <= np.roll(profile, 1)) & (profile <= np.roll(profile, -1))
+        ]
+        chosen = []
+        for candidate in sorted(minima, key=lambda place: profile[place]):
+            if all(abs(candidate - place) >= margin for place in chosen):
+                chosen.append(candidate)
+        return sorted(chosen)
+
+    def right_of(self, places):
+        """For each place along the line, which of the piece's pixels lie right of the least-ink
+        path from it (booleans, places x pixels); paths found twice are given once."""
+        if not len(places):
+            return np.zeros((0, len(self.piece.rows)), dtype=bool)
+        paths = least_ink_paths(self.ink, self.slanted[None, :] + np.asarray(places, dtype=np.float64)[:, None] + 0.5,
+                                CUT_REACH * self.line.height)
+        paths = np.unique(paths, axis=0)
+        return self.local[1][None, :] >= paths[:, self.local[0]]
+
+    def part(self, key, pixels):
+        piece = self.piece
+        return make_piece(key, piece.rows[pixels], piece.columns[pixels], piece.values[pixels], self.line)
+
+
 def cut_where_thin(piece, line):
     """The piece in parts, cut from top to bottom near each of its thinnest places along the
-    line (least_ink_path); each side's connected ink is a part. The piece itself if it has no
+    line (least_ink_paths); each side's connected ink is a part. The piece itself if it has no
     place to cut."""
-    rows, columns, values = piece.rows, piece.columns, piece.values
-    along = line.along(rows, columns)
-    left = along.min()
-    position = np.floor(along - left).astype(np.int64)
-    profile = np.bincount(position, weights=values.astype(np.float64))
-    smoothing = max(1, int(round(0.05 * line.height)))
-    profile = ndimage.uniform_filter1d(profile, 2 * smoothing + 1, mode="nearest")
-    margin = CUT_MARGIN * line.height
-    places = np.arange(len(profile))
-    minima = places[
-        (places >= margin) & (places <= len(profile) - 1 - margin)
-        & (profile <= np.roll(profile, 1)) & (profile <= np.roll(profile, -1))
-    ]
-    starts = []
-    for candidate in sorted(minima, key=lambda place: profile[place]):
-        if all(abs(candidate - start) >= margin for start in starts):
-            starts.append(candidate)
-    if not starts:
-        return [piece]
-
-    top, first_column = rows.min(), columns.min()
-    local_rows, local_columns = rows - top, columns - first_column
-    ink = np.zeros((local_rows.max() + 1, local_columns.max() + 1))
-    ink[local_rows, local_columns] = values
-    # Where a cut along the slant would run, column by row, in the window's columns.
-    slanted = -line.slant * (np.arange(top, rows.max() + 1) - line.middle) - first_column
-    side = np.zeros(len(rows), dtype=np.int64)
-    paths = set()
-    for start in sorted(starts):
-        path = least_ink_path(ink, slanted + left + start + 0.5, CUT_REACH * line.height)
-        if path.tobytes() not in paths:  # Two starts may find the same way.
-            paths.add(path.tobytes())
-            side += local_columns >= path[local_rows]
+    window = CutWindow(piece, line)
+    side = window.right_of(window.thin_places).sum(axis=0)
     parts = []
     for index in np.unique(side):
         mine = np.flatnonzero(side == index)
-        image = np.zeros(ink.shape, dtype=bool)
-        image[local_rows[mine], local_columns[mine]] = True
+        image = np.zeros(window.ink.shape, dtype=bool)
+        image[window.local[0][mine], window.local[1][mine]] = True
         fragments, count = ndimage.label(image, EIGHT_CONNECTED)
-        owner = fragments[local_rows[mine], local_columns[mine]]
+        owner = fragments[window.local[0][mine], window.local[1][mine]]
         for label in range(1, count + 1):
-            pixels = mine[owner == label]
-            parts.append(make_piece((piece.component, len(parts)), rows[pixels], columns[pixels], values[pixels], line))
+            parts.append(window.part((piece.component, len(parts)), mine[owner == label]))
     return parts if len(parts) > 1 else [piece]
 
 
-def least_ink_path(ink, line, reach):
-    """The column, row by row, of the top-to-bottom path through `ink` (rows x columns) that
-    crosses the least ink, moving at most a column a row and never further than `reach`
-    columns from `line` (a column a row)."""
+def cut_once(piece, line):
+    """The ways to cut the piece in two with one path from top to bottom (least_ink_paths), from
+    places every CUT_STEP line heights along it: [left part, right part] for each way. Ways that
+    share all but a few of their pixels' sides are tried once."""
+    window = CutWindow(piece, line)
+    margin = CUT_MARGIN * line.height
+    ways, kept = [], []
+    for right in window.right_of(np.arange(margin, window.width - margin, CUT_STEP * line.height)):
+        if right.all() or not right.any():
+            continue
+        if any(np.count_nonzero(right != other) < NEARLY_THE_SAME * len(right) for other in kept):
+            continue
+        kept.append(right)
+        ways.append([window.part((piece.component, "once", len(kept), side), right == side) for side in (False, True)])
+    return ways
+
+
+def least_ink_paths(ink, lines, reach):
+    """For each line (a column a row), the column, row by row, of the top-to-bottom path through
+    `ink` (rows x columns) that crosses the least ink, moving at most a column a row and never
+    further than `reach` columns from its line: (lines, rows) int array. All lines at once, one
+    row at a time (dynamic programming)."""
     height, width = ink.shape
     columns = np.arange(width)
-    line = np.clip(line, 0, width - 1)
-    away = np.abs(columns[None, :] - line[:, None])
+    lines = np.clip(lines, 0, width - 1)
+    away = np.abs(columns[None, None, :] - lines[:, :, None])
     # Ink to cross, and a little for every column away from the line, so that the path keeps
     # to it where there is no ink either way.
-    cost = ink + 4.0 * away
+    cost = ink[None] + 4.0 * away
     cost[away > max(reach, 1.0)] = np.inf
-    total = cost[0].copy()
-    came_from = np.zeros((height, width), dtype=np.int8)
+    total = cost[:, 0].copy()
+    came_from = np.zeros(cost.shape, dtype=np.int8)
+    padded = np.full((len(lines), width + 2), np.inf)
     for row in range(1, height):
-        options = np.stack([np.r_[np.inf, total[:-1]], total, np.r_[total[1:], np.inf]])
+        padded[:, 1:-1] = total
+        # From the column to the left, the same column, or the column to the right.
+        options = np.stack([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]])
         choice = options.argmin(axis=0)
-        total = options[choice, columns] + cost[row]
-        came_from[row] = choice - 1
-    path = np.empty(height, dtype=np.int64)
-    path[-1] = int(np.argmin(total))
+        total = np.take_along_axis(options, choice[None], axis=0)[0] + cost[:, row]
+        came_from[:, row] = choice - 1
+    paths = np.empty((len(lines), height), dtype=np.int64)
+    paths[:, -1] = np.argmin(total, axis=1)
+    every = np.arange(len(lines))
     for row in range(height - 1, 0, -1):
-        path[row - 1] = path[row] + came_from[row, path[row]]
-    return path
+        paths[:, row - 1] = paths[:, row] + came_from[every, row, paths[:, row]]
+    return paths
 
 
 def clusters_of(pieces, line):
@@ -466,6 +524,12 @@ def clusters_of(pieces, line):
     return clusters
 
 
+def groups_of(pieces, line):
+    """(the pieces' clusters, every group of them worth reading)."""
+    clusters = clusters_of(pieces, line)
+    return clusters, [group for cluster in clusters for group in groups_to_try(cluster, line)]
+
+
 def groups_to_try(cluster, line):
     """The groups of neighbouring pieces that may be one digit."""
     groups = []
@@ -478,6 +542,12 @@ def groups_to_try(cluster, line):
             if (end - first <= MOST_PIECES_A_DIGIT and width <= WIDEST_GROUP) or group.is_whole_components():
                 groups.append(group)
     return groups
+
+
+def is_doubted(judged, width):
+    """Whether a piece `width` line heights wide, in a group the judge finds one digit with this
+    probability, might be two digits that touch."""
+    return width > CUT_WIDER_THAN and judged < (JUDGED_SURE_WIDE if width > WIDE else JUDGED_SURE)
 
 
 def is_small(piece, line):

@@ -72,8 +72,13 @@ def draw_with_mouse(page, strokes, scale=1.0, offset=(0.0, 0.0)):
 
 
 def draw_with_touch(page, strokes):
+    touch(page, page_strokes(page, strokes))
+
+
+def touch(page, strokes_in_pixels):
+    """Strokes drawn with a finger (touch events through CDP), each from touch start to end."""
     session = page.context.new_cdp_session(page)
-    for stroke in page_strokes(page, strokes):
+    for stroke in strokes_in_pixels:
         events = ["touchStart"] + ["touchMove"] * (len(stroke) - 1)
         for event_type, (x, y) in zip(events, stroke):
             session.send(

@@ -27,6 +27,7 @@ from tests.test_e2e import (
     ink_pixels,
     spaced,
     start_over,
+    touch,
 )
 from web.database import Correction, db
 
@@ -95,16 +96,7 @@ def write_with_mouse(page, names):
 
 def write_with_touch(page, names):
     digits = number_strokes(page, names)
-    session = page.context.new_cdp_session(page)
-    for strokes in digits:
-        for stroke in strokes:
-            events = ["touchStart"] + ["touchMove"] * (len(stroke) - 1)
-            for event_type, (x, y) in zip(events, stroke):
-                session.send(
-                    "Input.dispatchTouchEvent", {"type": event_type, "touchPoints": [{"x": x, "y": y}]}
-                )
-            session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-    session.detach()
+    touch(page, [stroke for strokes in digits for stroke in strokes])
     return digits
 
 

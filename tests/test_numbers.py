@@ -164,6 +164,9 @@ def test_slanted_drifting_numbers_by_training_writers_are_read_in_order(
 
 def test_the_reader_without_a_judge_only_lists_candidates(classifier):
     number = written(["3-round", "5-one-stroke"], [-0.03])
-    clusters, readings, line = NumberReader().candidates(ink_of(encode(number.image)), classifier.predict)
-    assert len(clusters) == 1 and len(readings) > 3 and line.height > 20
+    readings, line = NumberReader().candidates(ink_of(encode(number.image)), classifier.predict)
+    assert len(readings) > 3 and line.height > 20
+    # The whole touching pair, and its parts alone and together.
+    assert any(reading.group.is_whole_components() for reading in readings.values())
+    assert any(not reading.group.is_whole_components() for reading in readings.values())
     assert all(reading.probabilities.shape == (10,) for reading in readings.values())

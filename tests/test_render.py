@@ -90,7 +90,7 @@ def test_renderer_matches_the_page_drawing_of_the_same_strokes(pad, classifier, 
     expect_state(pad, "done")
     # The points the page recorded, in fractions of the pad, and the image it sends.
     recorded = pad.evaluate("() => strokes.map(stroke => stroke.map(p => [p.x, p.y]))")
-    sent_png = decode_data_url(pad.evaluate("() => drawingAsDataUrl()"))
+    sent_png = decode_data_url(pad.evaluate("() => drawingAsSent().image"))
     sent = Image.open(io.BytesIO(sent_png)).convert("L")
     ours = render(recorded)
     assert sent.size == ours.size == (SENT_SIZE, SENT_SIZE)
