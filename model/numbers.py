@@ -40,10 +40,10 @@ MOST_PIECES = 48
 # A piece may be cut where it is wider than this many line heights (two 1s that touch are
 # about this wide) and the judge doubts it is one digit (is_doubted).
 CUT_WIDER_THAN = 0.55
-JUDGED_SURE = 0.9
+JUDGED_SURE = 0.8
 # Pieces wider than WIDE line heights are tried cut unless the judge is surer than this.
 WIDE = 0.8
-JUDGED_SURE_WIDE = 0.99
+JUDGED_SURE_WIDE = 0.95
 # Where a wide piece may be cut: near the thinnest places of its ink along the line, no closer
 # than CUT_MARGIN line heights to its ends or to another cut; and, cut once, from starts every
 # CUT_STEP line heights.
