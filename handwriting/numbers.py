@@ -52,10 +52,6 @@ class WrittenNumber:
     gap: str  # the kind of its narrowest gap between neighbouring digits (GAPS)
     pen_share: float
 
-    @property
-    def strokes(self):
-        return [stroke for strokes in self.digit_strokes for stroke in strokes]
-
     def digit_inks(self, darker_than=255):
         """Where each digit's ink is, alone: (digits, height, width) booleans over the image, of
         its pixels darker than the level given (by default, every pixel it touches)."""

@@ -23,7 +23,7 @@ Everything here is pure: arrays in, arrays out; the network is the `predict` fun
 """
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -208,7 +208,6 @@ class GroupJudge:
         self.output_weights = np.asarray(settings["output_weights"])
         self.output_bias = float(settings["output_bias"])
         self.digit_bonus = float(settings["digit_bonus"])
-        self.settings = settings
 
     @classmethod
     def from_file(cls, path=NUMBER_READER_FILE):
@@ -230,7 +229,7 @@ class Line:
     height: float
     slant: float
     middle: float
-    strokes: list = field(default_factory=list)  # (rows, columns, values) of each connected stroke
+    strokes: list  # (rows, columns, values) of each connected stroke of ink
 
     def along(self, rows, columns):
         """Position along the line with the slant taken out."""
@@ -280,9 +279,9 @@ class NumberReader:
 
     def candidates(self, ink, predict):
         """({group key: Reading}, line) for every group the reader could try with every piece
-        wider than CUT_WIDER_THAN cut at all its thin places: for fitting the judge
-        (train_number_reader.py). (Fitted on these, the judge also judged the ways of cutting
-        once better, on the training writers, than one fitted on those ways too.)"""
+        wider than CUT_WIDER_THAN cut at all its thin places, for fitting the judge
+        (train_number_reader.py). The ways of cutting once are left out: a judge fitted on them
+        too judged no better on the training writers, and doubted more."""
         line = measure_line(ink)
         if line is None:
             return {}, None
