@@ -13,7 +13,8 @@ import io
 import warnings
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageOps
+from scipy import ndimage
 
 MNIST_SIZE = 28
 MNIST_BOX = 20
@@ -148,8 +149,8 @@ def stroke_width(ink):
 
 
 def normalise_stroke_width(working):
-    """Thin a very thick pen or thicken a very thin one (in the WORKING_BOX image)."""
-    width = stroke_width(np.asarray(working)) / WORKING_SCALE
+    """Thin a very thick pen or thicken a very thin one (in the WORKING_BOX uint8 array)."""
+    width = stroke_width(working) / WORKING_SCALE
     low, high = STROKE_WIDTH_RANGE
     if low <= width <= high or width == 0:
         return working
@@ -157,9 +158,11 @@ def normalise_stroke_width(working):
     size = min(LARGEST_WIDTH_FILTER, 2 * int(round(change / 2)) + 1)
     if size < 3:
         return working
-    return working.filter(
-        ImageFilter.MinFilter(size) if width > high else ImageFilter.MaxFilter(size)
-    )
+    # The minimum or maximum over a square around each pixel, edges repeated: exactly what
+    # Pillow's MinFilter and MaxFilter give, in separate passes along rows and columns, 50
+    # times faster for a 15-pixel square.
+    extreme = ndimage.minimum_filter if width > high else ndimage.maximum_filter
+    return extreme(working, size=size, mode="nearest")
 
 
 def crop_to_ink(ink):
@@ -188,7 +191,7 @@ def to_mnist(ink):
     # Correct the stroke width at a fixed working size, then crop again: a thinner pen also
     # shortens the strokes' ends, and the box must fit the ink that is left.
     working = fit_longer_side(Image.fromarray(crop), WORKING_BOX, Image.Resampling.LANCZOS)
-    working = crop_to_ink(np.asarray(normalise_stroke_width(working)))
+    working = crop_to_ink(normalise_stroke_width(np.asarray(working)))
     if working is None:
         return None
     digit = np.asarray(
