@@ -47,6 +47,8 @@ class Config:
     MODEL_POLL_SECONDS = _environment("DIGITPAD_MODEL_POLL_SECONDS", 1.0, float)
     RUNTIME = _environment("DIGITPAD_RUNTIME", "auto")
     INFERENCE_THREADS = _environment("DIGITPAD_INFERENCE_THREADS", 1, int)
+    # None: two where the worker may use two cores (model/service.py).
+    NUMBER_INFERENCE_THREADS = _environment("DIGITPAD_NUMBER_INFERENCE_THREADS", None, int)
     BATCH_MAX_SIZE = _environment("DIGITPAD_BATCH_MAX_SIZE", 32, int)
     BATCH_MAX_WAIT_MS = _environment("DIGITPAD_BATCH_MAX_WAIT_MS", 2.0, float)
     # POST /predict/batch: images a request, and the body's allowance an image (the body limit

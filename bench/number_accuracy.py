@@ -102,11 +102,14 @@ def main(argv=None):
                         help="measure the plain approach (connected ink grouped where it overlaps) instead")
     parser.add_argument("--sheet", type=Path, default=RESULTS / "number_misreads.png",
                         help="where to write the contact sheet of misread numbers")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="LiteRT threads for a number's candidate digits "
+                             "(DIGITPAD_NUMBER_INFERENCE_THREADS; default: the server's)")
     arguments = parser.parse_args(argv)
     if not arguments.pendigits:
         parser.error("give --pendigits PATH or set PENDIGITS_PATH")
 
-    classifier = loaded_classifier(parser, arguments.model_dir)
+    classifier = loaded_classifier(parser, arguments.model_dir, number_inference_threads=arguments.threads)
     with tempfile.TemporaryDirectory() as folder:
         app = create_app({
             "CLASSIFIER": classifier, "RATE_LIMIT": "",
@@ -119,7 +122,8 @@ def main(argv=None):
         started = time.monotonic()
         numbers = numbers_for_writers(by_writer_and_label(digits), arguments.count, arguments.seed)
         writers = sorted({digit.writer for digit in digits})
-        print(f"Model {classifier.version}; {len(numbers):,} numbers of 2-6 digits by the {arguments.writers} "
+        print(f"Model {classifier.version} ({classifier.number_inference_threads} LiteRT threads for "
+              f"a number's candidates); {len(numbers):,} numbers of 2-6 digits by the {arguments.writers} "
               f"writers ({', '.join(map(str, writers))}), composed in {time.monotonic() - started:.0f} s\n")
 
         exact, counted = defaultdict(list), defaultdict(list)

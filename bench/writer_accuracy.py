@@ -54,10 +54,10 @@ def contact_sheet(confusions, images, labels, predicted):
     return sheet
 
 
-def loaded_classifier(parser, model_dir):
-    """The model folder's classifier, loaded as the server loads it; the command stops with the
-    reason if it does not load."""
-    classifier = DigitClassifier(model_dir=model_dir)
+def loaded_classifier(parser, model_dir, **settings):
+    """The model folder's classifier, loaded as the server loads it (with these DigitClassifier
+    settings); the command stops with the reason if it does not load."""
+    classifier = DigitClassifier(model_dir=model_dir, **settings)
     classifier.load()
     if not classifier.ready:
         parser.error(f"the model cannot be loaded: {classifier.load_error}")

@@ -44,6 +44,8 @@ RUNTIMES = ("auto", "litert", "keras")
 RUNTIME_ALIASES = {"tensorflow": "keras"}
 # Batch sizes timed on both runtimes at warm-up, where a GPU could take the large batches.
 CROSSOVER_SIZES = (1, 8, 32, 128, 512, 2048)
+# About as many candidate digits as a 4-digit number written with gaps has.
+NUMBER_CANDIDATES_TIMED = 5
 
 
 class ModelNotReady(RuntimeError):
@@ -59,11 +61,16 @@ class DigitClassifier:
         image_limits=None,
         runtime="auto",
         inference_threads=1,
+        number_inference_threads=None,
         gpu_batch_from=None,
     ):
         self.model_dir = model_dir
         self.requested_runtime = runtime
         self.inference_threads = inference_threads
+        # A number's candidate digits are one call of several images, where a second thread
+        # halves the time (same answers); lone images keep one thread, so that concurrent
+        # requests on few cores do not fight over them. Default: two, where there are two cores.
+        self.number_inference_threads = number_inference_threads or min(2, available_cores())
         # Where set, the GPU takes batches from this size up; else the size is measured.
         self.gpu_batch_from = gpu_batch_from
         self.unsure_below = unsure_below
@@ -75,6 +82,7 @@ class DigitClassifier:
         # Lone images and small batches; large batches on a GPU, where there is one.
         self._infer = None
         self._infer_gpu = None
+        self._infer_number = None
         self.runtime_choice = {}
         self.number_reader = None
         self.number_reader_error = None
@@ -124,7 +132,7 @@ class DigitClassifier:
         if runtime not in RUNTIMES:
             raise ValueError(f"Unknown runtime {runtime!r}: use auto, litert or keras")
         if runtime == "keras":
-            self._infer = KerasInference(load_network(self.model_dir))
+            self._infer = self._infer_number = KerasInference(load_network(self.model_dir))
             return
         try:
             self._infer = LiteRTInference(
@@ -134,8 +142,13 @@ class DigitClassifier:
             if runtime == "litert":
                 raise
             log.warning("Not using LiteRT (%s); serving with Keras instead", error)
-            self._infer = KerasInference(load_network(self.model_dir))
+            self._infer = self._infer_number = KerasInference(load_network(self.model_dir))
             return
+        threads = self.number_inference_threads
+        self._infer_number = (
+            self._infer if threads == self.inference_threads
+            else LiteRTInference(load_litert(self.model_dir, threads), threads)
+        )
         if runtime == "auto" and nvidia_gpu_present():
             keras_runtime = KerasInference(load_network(self.model_dir))
             if keras_runtime.on_gpu:
@@ -162,7 +175,15 @@ class DigitClassifier:
             {"images": f"{self.max_batch_size + 1}+", "where": f"{cores} batch processes",
              **self._infer.describe(), "threads": 1},
         ]
-        choice = {"sizes": sizes}
+        number_ms = median_ms(self._infer_number, blank[:NUMBER_CANDIDATES_TIMED])
+        choice = {
+            "sizes": sizes,
+            # /predict/number reads all of a number's candidate digits in one call.
+            "number_candidates": {
+                "where": "the worker", **self._infer_number.describe(),
+                "ms_per_image": {str(NUMBER_CANDIDATES_TIMED): round(number_ms / NUMBER_CANDIDATES_TIMED, 4)},
+            },
+        }
         if self._infer_gpu is None:
             choice["why"] = (
                 f"No GPU visible to Keras: LiteRT on the CPU. Lone images and the small batches of "
@@ -241,8 +262,12 @@ class DigitClassifier:
         """Probabilities (N, 10) for uint8 digits (N, 28, 28), on the runtime for N images."""
         return self.runtime_for(len(digits))(to_model_input(digits))
 
-    def runtime_for(self, size):
-        return self._infer_gpu if self.gpu_takes(size) else self._infer
+    def predict_number_candidates(self, digits):
+        """predict() for the number reader's candidate digits, on its own LiteRT threads."""
+        return self.runtime_for(len(digits), self._infer_number)(to_model_input(digits))
+
+    def runtime_for(self, size, on_the_cpu=None):
+        return self._infer_gpu if self.gpu_takes(size) else on_the_cpu or self._infer
 
     def gpu_takes(self, size):
         """Whether a batch of `size` images runs on the GPU: never a lone image, nor the small
@@ -295,7 +320,7 @@ class DigitClassifier:
         reading with the box of its ink in the image's pixels, left to right."""
         if self.number_reader is None:
             raise ModelNotReady(self.number_reader_error or "The number reader is not loaded.")
-        digits = self.number_reader.read(ink_of(data, **self.image_limits), self.predict)
+        digits = self.number_reader.read(ink_of(data, **self.image_limits), self.predict_number_candidates)
         if not digits:
             return {"number": "", "digits": [], "unsure": False, "reason": NO_NUMBER_REASON,
                     "model_version": self.version}
@@ -374,7 +399,7 @@ def classify_each(images, settings):
     if classifier is None or classifier.version != settings["version"]:
         classifier = DigitClassifier(
             model_dir, unsure_below=settings["unsure_below"], image_limits=settings["image_limits"],
-            runtime="litert",
+            runtime="litert", number_inference_threads=1,  # A batch process reads no numbers.
         )
         classifier.load()
         if not classifier.ready:

@@ -3,10 +3,11 @@ import shutil
 import numpy as np
 import pytest
 
+from handwriting.numbers import write_digits
 from model.loader import DEFAULT_MODEL_DIR
 from model.service import DigitClassifier
 from tests.conftest import RecordingRuntime
-from tests.strokes import STROKE_DIGITS, encode, render
+from tests.strokes import STROKE_DIGITS, encode, render, strokes_named
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +90,26 @@ def test_classify_returns_no_digit_without_asking_the_model(classifier, monkeypa
     monkeypatch.setattr(classifier, "predict", lambda digits: pytest.fail("the model was asked"))
     answer = classifier.classify(encode(Image.new("L", (100, 100), 255)))
     assert answer["digit"] is None and answer["reason"]
+
+
+def test_a_numbers_candidates_run_on_their_own_threads_with_the_same_answer(classifier):
+    # The candidate digits of a number are one call of several images: its own LiteRT
+    # interpreter on two threads, which must read exactly as the lone images' one thread.
+    names = ["2-plain", "0-oval", "3-round", "7-plain"]
+    png = encode(write_digits([strokes_named(name) for name in names], "2037", [0.3, 0.25, 0.3]).image)
+    one_thread = DigitClassifier(number_inference_threads=1)
+    one_thread.load()
+    assert one_thread.describe()["runtimes"]["number_candidates"]["threads"] == 1
+    two_threads = DigitClassifier(number_inference_threads=2)
+    two_threads.load()
+    candidates = two_threads.describe()["runtimes"]["number_candidates"]
+    assert candidates["threads"] == 2 and candidates["runtime"] == "litert"
+    assert float(next(iter(candidates["ms_per_image"].values()))) > 0
+
+    recorded = RecordingRuntime(two_threads._infer_number)
+    two_threads._infer_number = recorded
+    answer = two_threads.read_number(png)
+    assert answer["number"] == "2037" and recorded.sizes and max(recorded.sizes) > 1
+    assert answer == one_thread.read_number(png)  # The same probabilities, to the last digit.
+    # Lone images keep the worker's single thread.
+    assert two_threads.runtime_for(1) is two_threads._infer and two_threads._infer.threads == 1

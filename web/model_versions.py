@@ -75,6 +75,7 @@ def build_served_model(config, model_dir, classifier=None):
         max_batch_size=config["BATCH_MAX_SIZE"],
         runtime=config["RUNTIME"],
         inference_threads=config["INFERENCE_THREADS"],
+        number_inference_threads=config["NUMBER_INFERENCE_THREADS"],
         gpu_batch_from=config["GPU_BATCH_FROM"],
         image_limits={"max_side": config["MAX_IMAGE_SIDE"], "max_pixels": config["MAX_IMAGE_PIXELS"]},
     )
