@@ -106,6 +106,12 @@ def parse_arguments(argv=None):
         help="strength of the augmentation, 1 = full (a short final run at 0.5 sharpens accuracy)",
     )
     parser.add_argument(
+        "--label-smoothing",
+        type=float,
+        default=0.0,
+        help="share of each label's weight spread over the other digits (0: none)",
+    )
+    parser.add_argument(
         "--initial-model",
         type=Path,
         default=None,
@@ -391,9 +397,10 @@ def augment(images, rng, strength=1.0):
 class AugmentedBatches(keras.utils.PyDataset):
     """Shuffled training batches, freshly distorted every epoch, for any Keras backend."""
 
-    def __init__(self, images, labels, batch_size, seed, distortion=1.0):
+    def __init__(self, images, labels, batch_size, seed, distortion=1.0, one_hot=False):
         super().__init__()
-        self.images, self.labels = images, labels
+        # One-hot labels for a loss that smooths them; the digits themselves otherwise.
+        self.images, self.labels = images, np.eye(10, dtype=np.float32)[labels] if one_hot else labels
         self.batch_size, self.distortion = batch_size, distortion
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(images))
@@ -588,7 +595,8 @@ def main(argv=None):
             use_ema=arguments.ema is not None,
             ema_momentum=arguments.ema or 0.99,
         ),
-        loss="sparse_categorical_crossentropy",
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=arguments.label_smoothing)
+        if arguments.label_smoothing else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     network.summary()
@@ -610,7 +618,8 @@ def main(argv=None):
     started = time.monotonic()
     network.fit(
         AugmentedBatches(
-            x_train, y_train, arguments.batch_size, arguments.seed, arguments.distortion
+            x_train, y_train, arguments.batch_size, arguments.seed, arguments.distortion,
+            one_hot=bool(arguments.label_smoothing),
         ),
         epochs=arguments.epochs,
         callbacks=callbacks,
@@ -642,6 +651,7 @@ def main(argv=None):
         ),
         "epochs": arguments.epochs,
         "distortion": arguments.distortion,
+        "label_smoothing": arguments.label_smoothing,
         "ema_momentum": arguments.ema,
         "initial_model": initial_version,
         "batch_size": arguments.batch_size,

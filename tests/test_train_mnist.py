@@ -227,6 +227,20 @@ def test_training_batches_cover_every_image_once_an_epoch():
     assert not np.array_equal(np.concatenate([batches[i][1] for i in range(3)]), first_order)
 
 
+def test_label_smoothing_trains_on_one_hot_labels_of_the_same_digits():
+    images = np.zeros((10, 28, 28), dtype=np.uint8)
+    labels = np.arange(10)
+    plain = train_mnist.AugmentedBatches(images, labels, batch_size=4, seed=0, distortion=0.0)
+    one_hot = train_mnist.AugmentedBatches(images, labels, batch_size=4, seed=0, distortion=0.0, one_hot=True)
+    for index in range(len(plain)):
+        digits, rows = plain[index][1], one_hot[index][1]
+        assert rows.shape == (len(digits), 10) and rows.dtype == np.float32
+        np.testing.assert_array_equal(rows.argmax(axis=1), digits)
+        np.testing.assert_array_equal(rows.sum(axis=1), 1.0)
+    arguments = train_mnist.parse_arguments(["--label-smoothing", "0.1"])
+    assert arguments.label_smoothing == 0.1 and train_mnist.parse_arguments([]).label_smoothing == 0.0
+
+
 def test_committed_model_keeps_mnist_accuracy(mnist_path, pendigits_file, capsys):
     """MNIST is not traded away for other writers. The goal is 99.5 %; the committed model,
     chosen on validation data alone, scores 99.48 % (README, "The committed model")."""
