@@ -87,31 +87,44 @@ def save_litert(network, directory, metadata):
     return tf is not None
 
 
-def model_files_sha256(directory):
-    """SHA-256 of model.json, model.h5 and model.tflite in turn: the files that belong together."""
+def model_files_sha256(directory, litert_model=None):
+    """SHA-256 of model.json, model.h5 and model.tflite in turn: the files that belong together
+    (model.tflite's bytes as given, where they were read already)."""
     digest = hashlib.sha256()
-    for name in (ARCHITECTURE_FILE, WEIGHTS_FILE, LITERT_FILE):
+    for name in (ARCHITECTURE_FILE, WEIGHTS_FILE):
         digest.update(_read_existing(Path(directory) / name, binary=True))
+    digest.update(litert_model if litert_model is not None else _read_existing(Path(directory) / LITERT_FILE, binary=True))
     return digest.hexdigest()
 
 
-def load_litert(directory=DEFAULT_MODEL_DIR, threads=1):
-    """A LiteRT interpreter for model.tflite, if it was converted from the model files here."""
-    from ai_edge_litert.interpreter import Interpreter
-
+def read_litert_model(directory=DEFAULT_MODEL_DIR):
+    """model.tflite's bytes, read once, if it was converted from the model files here: every
+    interpreter made from them (litert_interpreter) runs the very network that was checked."""
     directory = Path(directory)
     path = directory / LITERT_FILE
-    _require_file(path)
+    model = _read_existing(path, binary=True)
     recorded = read_metadata(directory).get("model_files_sha256")
-    if recorded != model_files_sha256(directory):
+    if recorded != model_files_sha256(directory, model):
         raise ModelFilesError(
             f"{path} was not converted from the model.json and model.h5 beside it "
             "(retrain, or re-export with `python train_mnist.py --export-litert`)"
         )
+    return model
+
+
+def litert_interpreter(model, threads=1):
+    """A LiteRT interpreter on `threads` threads for read_litert_model()'s bytes."""
+    from ai_edge_litert.interpreter import Interpreter
+
     try:
-        return Interpreter(model_path=str(path), num_threads=threads)
+        return Interpreter(model_content=model, num_threads=threads)
     except (ValueError, RuntimeError) as error:
-        raise ModelFilesError(f"{path} is not a LiteRT model: {error}") from error
+        raise ModelFilesError(f"{LITERT_FILE} is not a LiteRT model: {error}") from error
+
+
+def load_litert(directory=DEFAULT_MODEL_DIR, threads=1):
+    """A LiteRT interpreter for model.tflite, if it was converted from the model files here."""
+    return litert_interpreter(read_litert_model(directory), threads)
 
 
 def load_network(directory=DEFAULT_MODEL_DIR):

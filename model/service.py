@@ -27,8 +27,9 @@ import numpy as np
 from model.loader import (
     DEFAULT_MODEL_DIR,
     ModelFilesError,
-    load_litert,
+    litert_interpreter,
     load_network,
+    read_litert_model,
     read_metadata,
 )
 from model.numbers import GroupJudge, NumberReader
@@ -135,8 +136,10 @@ class DigitClassifier:
             self._infer = self._infer_number = KerasInference(load_network(self.model_dir))
             return
         try:
+            # One read and one check of model.tflite for both interpreters.
+            litert_model = read_litert_model(self.model_dir)
             self._infer = LiteRTInference(
-                load_litert(self.model_dir, self.inference_threads), self.inference_threads
+                litert_interpreter(litert_model, self.inference_threads), self.inference_threads
             )
         except ModelFilesError as error:
             if runtime == "litert":
@@ -147,7 +150,7 @@ class DigitClassifier:
         threads = self.number_inference_threads
         self._infer_number = (
             self._infer if threads == self.inference_threads
-            else LiteRTInference(load_litert(self.model_dir, threads), threads)
+            else LiteRTInference(litert_interpreter(litert_model, threads), threads)
         )
         if runtime == "auto" and nvidia_gpu_present():
             keras_runtime = KerasInference(load_network(self.model_dir))
@@ -258,13 +261,14 @@ class DigitClassifier:
     def preprocess(self, data):
         return preprocess(data, **self.image_limits)
 
-    def predict(self, digits):
-        """Probabilities (N, 10) for uint8 digits (N, 28, 28), on the runtime for N images."""
-        return self.runtime_for(len(digits))(to_model_input(digits))
+    def predict(self, digits, on_the_cpu=None):
+        """Probabilities (N, 10) for uint8 digits (N, 28, 28), on the runtime for N images (on
+        the CPU, `on_the_cpu` where given, else the lone images')."""
+        return self.runtime_for(len(digits), on_the_cpu)(to_model_input(digits))
 
     def predict_number_candidates(self, digits):
-        """predict() for the number reader's candidate digits, on its own LiteRT threads."""
-        return self.runtime_for(len(digits), self._infer_number)(to_model_input(digits))
+        """predict() for the number reader's candidate digits, on their own LiteRT threads."""
+        return self.predict(digits, self._infer_number)
 
     def runtime_for(self, size, on_the_cpu=None):
         return self._infer_gpu if self.gpu_takes(size) else on_the_cpu or self._infer
