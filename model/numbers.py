@@ -253,13 +253,16 @@ class NumberReader:
         read = {}
         pieces = [whole_piece(number, stroke, line) for number, stroke in enumerate(line.strokes)]
         chosen = self._best_digits(pieces, line, predict, read)
-        # Cut again what the judge doubts and is wide enough to be two digits.
+        # Cut again what the judge doubts and is wide enough to be two digits, and what is too
+        # wide to be read as one (a chain of touching digits), which no reading holds.
         doubted = {
             piece.component
             for reading in chosen
             for piece in reading.group.pieces
             if is_doubted(np.exp(reading.log_judged), (piece.right - piece.left) / line.height)
-        }
+        } | {piece.component for piece in pieces if piece.right - piece.left > WIDEST_WHOLE * line.height}
+        if not doubted:
+            return chosen
         # Each is read whole, cut at all its thin places, and cut once by each path from top to
         # bottom: the way of reading it whose whole number the judge likes best is kept.
         for component in sorted(doubted):
@@ -273,9 +276,12 @@ class NumberReader:
         return self._best_digits(pieces, line, predict, read)
 
     def _likelihood(self, pieces, line, predict, read):
-        """How much the judge likes the best reading of these pieces (log, with the digit bonus)."""
-        return sum(reading.log_judged + self.judge.digit_bonus
-                   for reading in self._best_digits(pieces, line, predict, read))
+        """How much the judge likes the best reading of these pieces (log, with the digit bonus);
+        -inf where some of their ink could not be read at all."""
+        groupings = self._groupings(pieces, line, predict, read)
+        if any(grouping is None for grouping in groupings):
+            return -np.inf
+        return sum(reading.log_judged + self.judge.digit_bonus for grouping in groupings for reading in grouping)
 
     def candidates(self, ink, predict):
         """({group key: Reading}, line) for every group the reader could try with every piece
@@ -294,12 +300,14 @@ class NumberReader:
         return read, line
 
     def _best_digits(self, pieces, line, predict, read):
+        # A cluster no grouping reads (ink too wide for a digit, not cut yet) is left out.
+        return [reading for grouping in self._groupings(pieces, line, predict, read) for reading in grouping or []]
+
+    def _groupings(self, pieces, line, predict, read):
+        """Each cluster's best grouping (best_grouping), its groups read first where they were not."""
         clusters, groups = groups_of(pieces, line)
         self._read_groups(groups, line, predict, read)
-        return [
-            reading for cluster in clusters
-            for reading in best_grouping(cluster, read, line, self.judge.digit_bonus)
-        ]
+        return [best_grouping(cluster, read, line, self.judge.digit_bonus) for cluster in clusters]
 
     def _read_groups(self, groups, line, predict, read):
         """Read the groups not read before (in one call of the network) and judge them."""
@@ -559,7 +567,8 @@ def is_speck(piece, line):
 
 def best_grouping(cluster, read, line, digit_bonus):
     """The cluster's pieces grouped into the digits the judge likes best: the most likely
-    grouping, with `digit_bonus` for every digit (dynamic programming over where digits end)."""
+    grouping, with `digit_bonus` for every digit (dynamic programming over where digits end);
+    None when no grouping reads all its pieces."""
     best = [(0.0, [])] + [(-np.inf, None)] * len(cluster)
     for end in range(1, len(cluster) + 1):
         for first in range(end):
@@ -573,4 +582,4 @@ def best_grouping(cluster, read, line, digit_bonus):
             score = best[end - 1][0] - SPECK_COST
             if score > best[end][0]:
                 best[end] = (score, best[end - 1][1])
-    return best[-1][1] or []
+    return best[-1][1]

@@ -8,7 +8,9 @@ from scipy import ndimage
 from handwriting.numbers import GAPS, NUMBER_PAD_ASPECT, by_writer_and_label, numbers_for_writers, write_digits
 from handwriting.pendigits import read_pendigits, split_by_writer
 from handwriting.render import SENT_SIZE
-from model.numbers import CORE_LEVEL, EIGHT_CONNECTED, NumberReader, measure_line
+from model.numbers import (
+    CORE_LEVEL, EIGHT_CONNECTED, WIDEST_WHOLE, NumberReader, cut_where_thin, measure_line, whole_piece,
+)
 from model.preprocessing import ink_of, to_ink
 from tests.strokes import STROKE_DIGITS, encode, line, render, strokes_named
 
@@ -128,6 +130,29 @@ def test_touching_digits_are_split(reader, classifier, names):
 def test_a_touching_pair_in_a_longer_number_is_split_and_the_rest_kept(reader, classifier):
     number = written(["1-plain", "9-straight-tail", "3-round", "7-plain"], [0.25, -0.03, 0.25])
     assert read(reader, classifier, number.image)[0] == "1937"
+
+
+# A chain of touching digits wider than any digit is never read whole, so it is always cut (it
+# once vanished from the answer: no reading held it, so nothing doubted it).
+@pytest.mark.parametrize("names", [
+    ("3-round", "5-one-stroke", "2-plain", "4-open"), ("6-curved", "8-one-stroke", "4-open", "0-oval"),
+], ids=lambda names: "".join(name[0] for name in names))
+def test_a_chain_of_touching_digits_is_cut_into_its_digits(reader, classifier, names):
+    number = written(list(names), [-0.03] * (len(names) - 1))
+    assert connected_strokes(number.image) == 1
+    line = measure_line(to_ink(number.image))
+    assert np.ptp(line.strokes[0][1]) > WIDEST_WHOLE * line.height
+    assert read(reader, classifier, number.image)[0] == number.text
+
+
+def test_a_way_of_cutting_that_leaves_ink_unread_never_wins(reader, classifier):
+    # Uncut, the chain is too wide to be a digit: no grouping reads it, and such a way must not
+    # score as an empty number (0) above a reading whose digits the judge finds unlikely (< 0).
+    number = written(["3-round", "5-one-stroke", "2-plain", "4-open"], [-0.03] * 3)
+    line = measure_line(to_ink(number.image))
+    whole = [whole_piece(0, line.strokes[0], line)]
+    assert reader._likelihood(whole, line, classifier.predict, {}) == -np.inf
+    assert reader._likelihood(cut_where_thin(whole[0], line), line, classifier.predict, {}) > 0
 
 
 def test_close_digits_are_not_joined(reader, classifier):
