@@ -253,14 +253,14 @@ class NumberReader:
         read = {}
         pieces = [whole_piece(number, stroke, line) for number, stroke in enumerate(line.strokes)]
         chosen = self._best_digits(pieces, line, predict, read)
-        # Cut again what the judge doubts and is wide enough to be two digits, and what is too
-        # wide to be read as one (a chain of touching digits), which no reading holds.
+        # Cut again what is wide enough to be two digits and doubted: by the judge, or because no
+        # reading holds it at all (a chain of touching digits too wide to be read as one).
+        judged = {piece.key: np.exp(reading.log_judged) for reading in chosen for piece in reading.group.pieces}
         doubted = {
             piece.component
-            for reading in chosen
-            for piece in reading.group.pieces
-            if is_doubted(np.exp(reading.log_judged), (piece.right - piece.left) / line.height)
-        } | {piece.component for piece in pieces if piece.right - piece.left > WIDEST_WHOLE * line.height}
+            for piece in pieces
+            if is_doubted(judged.get(piece.key, 0.0), (piece.right - piece.left) / line.height)
+        }
         if not doubted:
             return chosen
         # Each is read whole, cut at all its thin places, and cut once by each path from top to

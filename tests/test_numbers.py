@@ -132,8 +132,8 @@ def test_a_touching_pair_in_a_longer_number_is_split_and_the_rest_kept(reader, c
     assert read(reader, classifier, number.image)[0] == "1937"
 
 
-# A chain of touching digits wider than any digit is never read whole, so it is always cut (it
-# once vanished from the answer: no reading held it, so nothing doubted it).
+# A chain of touching digits wider than any digit is never read whole, so no reading holds it:
+# that counts as doubt, and it is cut (it once vanished from the answer: nothing doubted it).
 @pytest.mark.parametrize("names", [
     ("3-round", "5-one-stroke", "2-plain", "4-open"), ("6-curved", "8-one-stroke", "4-open", "0-oval"),
 ], ids=lambda names: "".join(name[0] for name in names))
