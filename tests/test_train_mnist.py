@@ -200,17 +200,83 @@ def test_augmentation_keeps_shape_and_range_and_changes_images():
     np.testing.assert_allclose(train_mnist.augment(images, np.random.default_rng(0), 0.0), images, atol=1e-3)
 
 
-def test_augmentation_moves_ink_as_the_affine_says(monkeypatch):
+@pytest.fixture
+def without_the_usual_distortions(monkeypatch):
+    """augment() with no rotation, shear, zoom, shift, elastic field or width change: only what
+    a test adds."""
+    monkeypatch.setattr(train_mnist, "random_affine",
+                        lambda batch_size, rng, strength: (np.eye(2, dtype=np.float32)[None].repeat(batch_size, 0),
+                                                           np.zeros((batch_size, 2), np.float32)))
+    monkeypatch.setattr(train_mnist, "elastic_displacement", lambda batch_size, rng, strength: 0.0)
+    monkeypatch.setattr(train_mnist, "change_stroke_width", lambda images, rng, strength: images)
+
+
+def test_augmentation_moves_ink_as_the_affine_says(without_the_usual_distortions, monkeypatch):
     """A pure shift of +2 columns (no rotation, shear, zoom, elastic or width change)."""
     images = np.zeros((1, 28, 28), dtype=np.float32)
     images[0, 10:18, 10:12] = 255
     identity, shift = np.eye(2, dtype=np.float32)[None], np.array([[-2.0, 0.0]], np.float32)
     monkeypatch.setattr(train_mnist, "random_affine", lambda batch_size, rng, strength: (identity, shift))
-    monkeypatch.setattr(train_mnist, "elastic_displacement", lambda batch_size, rng, strength: 0.0)
-    monkeypatch.setattr(train_mnist, "change_stroke_width", lambda images, rng, strength: images)
     shifted = train_mnist.augment(images, np.random.default_rng(0))
     np.testing.assert_allclose(shifted[0, :, 12:14], images[0, :, 10:12], atol=1e-3)
     assert shifted[0, :, 10:12].max() < 1e-3
+
+
+def test_the_bend_moves_a_digits_middle_and_keeps_its_edges(without_the_usual_distortions):
+    """--bend alone (no affine, elastic or width change): a bar across the middle moves up or
+    down by at most the bend, one at the digit's edge stays where it is."""
+    images = np.zeros((16, 28, 28), dtype=np.float32)
+    # Across the whole width, so that the bend left or right moves no ink along the bars.
+    images[:, 13:15, :] = 255  # across the middle
+    images[:, 25:27, :] = 255  # beyond DIGIT_HALF_PIXELS from the centre
+    bent = train_mnist.augment(images, np.random.default_rng(0), strength=0.5, bend=6.0)
+    rows = np.arange(28, dtype=np.float64)
+
+    def centre_row(pictures, band):
+        weights = pictures[:, band, :].sum(axis=2)
+        return weights @ rows[band] / weights.sum(axis=1)
+
+    middle, edge = slice(0, 22), slice(22, 28)
+    moved = centre_row(bent, middle) - centre_row(images, middle)
+    assert np.abs(moved).max() <= 3.0 + 1e-3  # 6 pixels at half strength
+    assert (moved > 0.3).any() and (moved < -0.3).any()  # both ways, each image its own
+    np.testing.assert_allclose(bent[:, edge], images[:, edge], atol=1e-3)
+    # Without --bend nothing moves (the committed recipe).
+    np.testing.assert_allclose(train_mnist.augment(images, np.random.default_rng(0), strength=0.5), images, atol=1e-3)
+    assert train_mnist.parse_arguments(["--bend", "6"]).bend == 6.0 and train_mnist.parse_arguments([]).bend == 0.0
+
+
+def test_the_curve_bows_an_upright_stroke_and_keeps_its_middle(without_the_usual_distortions):
+    """--curve alone: a straight upright bar becomes an arc, its ends moved one way across by
+    up to the curve and its middle row where it was."""
+    images = np.zeros((16, 28, 28), dtype=np.float32)
+    images[:, 2:26, 13:15] = 255
+    curved = train_mnist.augment(images, np.random.default_rng(0), strength=0.5, curve=6.0)
+    columns = np.arange(28, dtype=np.float64)
+
+    def centre_column(pictures, row):
+        return pictures[:, row] @ columns / pictures[:, row].sum(axis=1)
+
+    top, middle, bottom = (centre_column(curved, row) - 13.5 for row in (4, 13, 23))
+    np.testing.assert_allclose(middle, np.zeros(16), atol=0.1)
+    # Both ends move the same way, each image its own way and amount, within the curve.
+    assert (np.sign(top) == np.sign(bottom)).all() and (np.abs(top) <= 3.0 + 1e-3).all()
+    assert (top > 0.5).any() and (top < -0.5).any()
+    assert train_mnist.parse_arguments(["--curve", "6"]).curve == 6.0 and train_mnist.parse_arguments([]).curve == 0.0
+
+
+def test_training_batches_pass_the_bend_and_the_curve_on():
+    images = np.zeros((8, 28, 28), dtype=np.uint8)
+    images[:, 4:24, 12:16] = 255
+    labels = np.arange(8)
+
+    def first_batch(**shape):
+        return train_mnist.AugmentedBatches(images, labels, batch_size=8, seed=0, **shape)[0][0]
+
+    plain = first_batch()
+    np.testing.assert_array_equal(plain, first_batch())  # the same seed, the same batch
+    assert not np.allclose(first_batch(bend=6.0), plain)
+    assert not np.allclose(first_batch(curve=6.0), plain)
 
 
 def test_training_batches_cover_every_image_once_an_epoch():
