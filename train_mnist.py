@@ -399,22 +399,25 @@ def bilinear_sample(images, rows, columns):
     return top_row * (1 - row_weight) + bottom_row * row_weight
 
 
-def proportion_bend(offsets, batch_size, rng, most_pixels):
-    """Displacements (B, H, W, xy) that move each axis's middle by up to `most_pixels` and
-    nothing at the digit's edges (DIGIT_HALF_PIXELS from the centre) or beyond."""
-    middle_shift = rng.uniform(-most_pixels, most_pixels, size=(batch_size, 1, 1, 2)).astype(np.float32)
-    profile = np.clip(1.0 - (offsets / DIGIT_HALF_PIXELS) ** 2, 0.0, None)  # (H, W, xy)
-    return middle_shift * profile
+# Each output pixel's offset from the field's centre, (H, W, xy): what every distortion moves.
+CENTRE = (IMAGE_SIZE - 1) / 2
+OFFSETS = np.stack(
+    np.meshgrid(np.arange(IMAGE_SIZE, dtype=np.float32) - CENTRE, np.arange(IMAGE_SIZE, dtype=np.float32) - CENTRE),
+    axis=-1,
+)
+# How much of a --bend each pixel moves along each axis: all of it through the middle, none at
+# the digit's edges (DIGIT_HALF_PIXELS from the centre) or beyond, so a digit's parts change
+# proportions. And of a --curve: x by the height squared, y by the distance across squared, so
+# upright strokes become arcs and level ones bows (a 9's or 7's stem curving away, a 1 bowed).
+BEND_PROFILE = np.clip(1.0 - (OFFSETS / DIGIT_HALF_PIXELS) ** 2, 0.0, None)
+CURVE_PROFILE = np.minimum(1.0, (OFFSETS[..., ::-1] / DIGIT_HALF_PIXELS) ** 2)
 
 
-def curvature(offsets, batch_size, rng, most_pixels):
-    """Displacements (B, H, W, xy) that curve upright strokes into arcs and level ones into
-    bows: across by up to `most_pixels` at the digit's top and bottom (left and right edges)
-    and not at all through its middle (a 9's or 7's stem curving away, a 1 bowed)."""
-    reach = rng.uniform(-most_pixels, most_pixels, size=(batch_size, 1, 1, 2)).astype(np.float32)
-    # x moves with the height squared, y with the distance across squared (offsets is x, y).
-    profile = np.minimum(1.0, (offsets[..., ::-1] / DIGIT_HALF_PIXELS) ** 2)
-    return reach * profile
+def shaped_displacement(profile, batch_size, rng, most_pixels):
+    """Displacements (B, H, W, xy): the profile times a random amount per image and axis, up
+    to `most_pixels` either way."""
+    amount = rng.uniform(-most_pixels, most_pixels, size=(batch_size, 1, 1, 2)).astype(np.float32)
+    return amount * profile
 
 
 def augment(images, rng, strength=1.0, bend=0.0, curve=0.0):
@@ -422,17 +425,11 @@ def augment(images, rng, strength=1.0, bend=0.0, curve=0.0):
     batch_size = len(images)
     images = change_stroke_width(images, rng, strength)
     matrix, shift = random_affine(batch_size, rng, strength)
-    centre = (IMAGE_SIZE - 1) / 2
-    grid_rows, grid_columns = np.meshgrid(
-        np.arange(IMAGE_SIZE, dtype=np.float32), np.arange(IMAGE_SIZE, dtype=np.float32), indexing="ij"
-    )
-    offsets = np.stack([grid_columns - centre, grid_rows - centre], axis=-1)  # (H, W, xy)
-    source = offsets @ matrix.transpose(0, 2, 1)[:, np.newaxis] + centre + shift[:, None, None, :]
+    source = OFFSETS @ matrix.transpose(0, 2, 1)[:, np.newaxis] + CENTRE + shift[:, None, None, :]
     source += elastic_displacement(batch_size, rng, strength)
-    if bend:
-        source += proportion_bend(offsets, batch_size, rng, bend * strength)
-    if curve:
-        source += curvature(offsets, batch_size, rng, curve * strength)
+    for profile, most_pixels in ((BEND_PROFILE, bend), (CURVE_PROFILE, curve)):
+        if most_pixels:
+            source += shaped_displacement(profile, batch_size, rng, most_pixels * strength)
     return bilinear_sample(images, source[..., 1], source[..., 0]).astype(np.float32)
 
 
