@@ -12,6 +12,7 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from model.loader import DEFAULT_MODEL_DIR
+from model.service import SECOND_LOOK_BELOW
 from web.batch import batch
 from web.corrections import corrections
 from web.database import init_database
@@ -41,6 +42,8 @@ class Config:
     MAX_IMAGE_PIXELS = _environment("DIGITPAD_MAX_IMAGE_PIXELS", 4_000_000, int)
     MAX_JSON_DEPTH = _environment("DIGITPAD_MAX_JSON_DEPTH", 8, int)
     UNSURE_BELOW = _environment("DIGITPAD_UNSURE_BELOW", 0.6, float)
+    # Below this confidence the network reads an image again, turned and scaled (0: never).
+    SECOND_LOOK_BELOW = _environment("DIGITPAD_SECOND_LOOK_BELOW", SECOND_LOOK_BELOW, float)
     MODEL_WAIT_SECONDS = _environment("DIGITPAD_MODEL_WAIT_SECONDS", 20.0, float)
     # How often each worker asks the database which model version is served (0: never; the
     # committed model/ is served).

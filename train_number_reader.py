@@ -129,12 +129,17 @@ def fit_judge(features, targets, epochs, seed):
     }
 
 
-def exact_share(numbers, judge, predict):
+def exact_share(numbers, judge, classifier):
     """How many of the numbers the reader, as it serves, reads exactly with this judge."""
-    reader = NumberReader(judge)
-    read = [reader.read(ink_of(encode(number.image)), predict) for number in numbers]
-    return np.mean(["".join(str(reading.digit) for reading in digits) == number.text
-                    for digits, number in zip(read, numbers)])
+    reader, exact = NumberReader(judge), []
+    for number in numbers:
+        digits = reader.read(ink_of(encode(number.image)), classifier.predict_number_candidates)
+        read = "".join(map(str, classifier.second_look(
+            np.stack([reading.digit_image for reading in digits]),
+            np.stack([reading.probabilities for reading in digits]),
+        ).argmax(axis=1))) if digits else ""
+        exact.append(read == number.text)
+    return np.mean(exact)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,7 +158,8 @@ def main(argv=None):
         raise SystemExit(f"The digit network cannot be loaded: {classifier.load_error}")
 
     numbers = numbers_for_writers(by_writer_and_label(training), arguments.count, arguments.seed)
-    listed = labelled_candidates(numbers, NumberReader(), classifier.predict)
+    # The judge sees what the server's reader sees: the network alone on every candidate.
+    listed = labelled_candidates(numbers, NumberReader(), classifier.predict_number_candidates)
     held_out = len(listed) // 5
     features, targets = feature_table(listed[held_out:])
     print(f"{len(numbers):,} numbers by {len({digit.writer for digit in training})} training writers, "
@@ -164,7 +170,7 @@ def main(argv=None):
     shares = {}
     for bonus in DIGIT_BONUSES:
         settings["digit_bonus"] = bonus
-        shares[bonus] = exact_share(numbers[:held_out], GroupJudge(settings), classifier.predict)
+        shares[bonus] = exact_share(numbers[:held_out], GroupJudge(settings), classifier)
     for bonus, share in shares.items():
         print(f"digit bonus {bonus:4.2f}: {share:.1%} of {held_out} held-out numbers read exactly")
     settings["digit_bonus"] = max(shares, key=shares.get)

@@ -7,7 +7,9 @@ trained on) are drawn as the page draws them, twice each (the page's default dra
 with random size, place, slant and pen, the same every run), sent through the server's own
 preprocessing and classified by the model folder as the server runs it (LiteRT on a CPU). It
 prints accuracy overall, per digit and per writer, the ten most frequent confusions, with a
-contact sheet of examples (what the network saw), and the MNIST test accuracy. Any model
+contact sheet of examples (what the network saw), and the MNIST test accuracy; overall and on
+MNIST also the network alone, without the server's second look at the images it is unsure of
+(model/service.py), with how many images got one. Any model
 folder works, the committed one of any earlier version too, so before and after is one
 command each.
 """
@@ -54,6 +56,14 @@ def contact_sheet(confusions, images, labels, predicted):
     return sheet
 
 
+def without_second_look(classifier, alone, labels):
+    """A line with the accuracy of the network alone, and how many images the server would
+    look at again."""
+    looked_again = float((alone.max(axis=1) < classifier.second_look_below).mean())
+    return (f"  network alone {(alone.argmax(axis=1) == labels).mean():.2%}  (a second look at "
+            f"{looked_again:.1%} of the images, those under {classifier.second_look_below:.0%} sure)")
+
+
 def loaded_classifier(parser, model_dir, **settings):
     """The model folder's classifier, loaded as the server loads it (with these DigitClassifier
     settings); the command stops with the reason if it does not load."""
@@ -81,7 +91,8 @@ def main(argv=None):
     _, validation = split_by_writer(read_pendigits(arguments.pendigits))
     images, labels, writers = validation_drawings(validation)
     # LiteRT takes the whole set as one batch (a few megabytes of pixels).
-    predicted = classifier.predict(images).argmax(axis=1)
+    alone = classifier.network_alone(images)
+    predicted = classifier.second_look(images, alone).argmax(axis=1)
     report = accuracy_report(labels, predicted, writers)
 
     print(f"Model {classifier.version} ({classifier.runtime}), {arguments.model_dir}")
@@ -89,6 +100,7 @@ def main(argv=None):
     print(f"Validation writers {writer_names}: {len(validation):,} digits, "
           f"{report['images']:,} drawings\n")
     print(f"overall         {report['accuracy']:.2%}  ({int((labels != predicted).sum())} wrong)")
+    print(without_second_look(classifier, alone, labels))
     print("per digit       " + percentages(enumerate(report["per_digit"])))
     by_accuracy = sorted(report["per_writer"].items(), key=lambda item: item[1])
     (worst, lowest), (best, highest) = by_accuracy[0], by_accuracy[-1]
@@ -110,9 +122,11 @@ def main(argv=None):
     if arguments.data:
         with np.load(arguments.data) as mnist:
             x_test, y_test = mnist["x_test"], mnist["y_test"]
-        mnist_accuracy = float((classifier.predict(x_test).argmax(axis=1) == y_test).mean())
+        alone = classifier.network_alone(x_test)
+        mnist_accuracy = float((classifier.second_look(x_test, alone).argmax(axis=1) == y_test).mean())
         errors = int(round((1 - mnist_accuracy) * len(y_test)))
         print(f"\nMNIST test      {mnist_accuracy:.2%}  ({errors} errors in {len(y_test):,})")
+        print(without_second_look(classifier, alone, y_test))
     else:
         print("\nMNIST test      not measured (give --data or set MNIST_PATH)")
 

@@ -218,6 +218,19 @@ def centre_by_mass(digit):
     return field
 
 
+def turned_and_scaled(digit, degrees=0.0, scale=1.0):
+    """The 28x28 uint8 digit turned `degrees` (positive: clockwise, its top to the right) and
+    scaled by `scale` about the field's centre, resampled bilinearly."""
+    angle = np.deg2rad(degrees)
+    # affine_transform asks, for each pixel (row, column) of the result, where to sample the
+    # digit: the inverse of the turn and the scale.
+    inverse = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) / scale
+    centre = np.full(2, (MNIST_SIZE - 1) / 2)
+    moved = ndimage.affine_transform(np.asarray(digit, dtype=np.float32), inverse,
+                                     offset=centre - inverse @ centre, order=1)
+    return moved.clip(0, 255).round().astype(np.uint8)
+
+
 def ink_of(data, **limits):
     """Bytes of a PNG or JPEG drawing to its ink, white on black (uint8 array, paper at 0)."""
     return to_ink(to_grayscale(decode_image(data, **limits)))

@@ -12,6 +12,12 @@ small batches of concurrent requests always go to LiteRT, GPU or not. Large batc
 (web/batch.py). Where a GPU is visible to Keras's backend (TensorFlow, PyTorch or JAX: the Keras
 path runs on any of them), Keras runs large batches on it from the size where it was measured
 faster, when the worker warms up. DIGITPAD_RUNTIME=litert or keras serves every size with one.
+
+Where the network is unsure of an image (its best digit under SECOND_LOOK_BELOW), it takes a
+second look: it reads the image again turned and scaled a little (SECOND_LOOK_VARIANTS) and the
+five readings are averaged. The network is sensitive to a few degrees or a pixel; averaging
+over such variants reads other writers' digits and MNIST better (README, "Test-time
+variants"), and since about one image in sixty is unsure, a lone image still costs one call.
 """
 
 import base64
@@ -33,7 +39,7 @@ from model.loader import (
     read_metadata,
 )
 from model.numbers import GroupJudge, NumberReader
-from model.preprocessing import ink_of, preprocess, preprocess_each, to_model_input, to_png
+from model.preprocessing import ink_of, preprocess, preprocess_each, to_model_input, to_png, turned_and_scaled
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,11 @@ RUNTIME_ALIASES = {"tensorflow": "keras"}
 CROSSOVER_SIZES = (1, 8, 32, 128, 512, 2048)
 # About as many candidate digits as a 4-digit number written with gaps has.
 NUMBER_CANDIDATES_TIMED = 5
+# The second look: below this confidence an image is read again as each variant, (degrees
+# turned clockwise, scale), and the probabilities averaged. Chosen on the validation writers
+# and MNIST's validation split together (README), as train_mnist.py chooses its epochs.
+SECOND_LOOK_BELOW = 0.8
+SECOND_LOOK_VARIANTS = ((-12.0, 1.0), (12.0, 1.0), (0.0, 0.9), (0.0, 1.1))
 
 
 class ModelNotReady(RuntimeError):
@@ -64,6 +75,7 @@ class DigitClassifier:
         inference_threads=1,
         number_inference_threads=None,
         gpu_batch_from=None,
+        second_look_below=SECOND_LOOK_BELOW,
     ):
         self.model_dir = model_dir
         self.requested_runtime = runtime
@@ -75,6 +87,7 @@ class DigitClassifier:
         # Where set, the GPU takes batches from this size up; else the size is measured.
         self.gpu_batch_from = gpu_batch_from
         self.unsure_below = unsure_below
+        self.second_look_below = second_look_below
         self.max_batch_size = max_batch_size
         self.image_limits = image_limits or {}
         self.metadata = {}
@@ -263,12 +276,34 @@ class DigitClassifier:
 
     def predict(self, digits, on_the_cpu=None):
         """Probabilities (N, 10) for uint8 digits (N, 28, 28), on the runtime for N images (on
-        the CPU, `on_the_cpu` where given, else the lone images')."""
+        the CPU, `on_the_cpu` where given, else the lone images'), with a second look at those
+        the network is unsure of."""
+        return self.second_look(digits, self.network_alone(digits, on_the_cpu), on_the_cpu)
+
+    def network_alone(self, digits, on_the_cpu=None):
+        """The network's probabilities (N, 10), without a second look."""
         return self.runtime_for(len(digits), on_the_cpu)(to_model_input(digits))
 
+    def second_look(self, digits, probabilities, on_the_cpu=None):
+        """The probabilities, where the best digit is under second_look_below averaged with the
+        network's readings of the image's SECOND_LOOK_VARIANTS (all of them in one call)."""
+        unsure = np.flatnonzero(probabilities.max(axis=1) < self.second_look_below)
+        if not len(unsure):
+            return probabilities
+        variants = np.stack([
+            turned_and_scaled(digits[index], degrees, scale)
+            for index in unsure for degrees, scale in SECOND_LOOK_VARIANTS
+        ])
+        again = self.network_alone(variants, on_the_cpu).reshape(len(unsure), len(SECOND_LOOK_VARIANTS), -1)
+        looked_again = probabilities.copy()
+        looked_again[unsure] = (probabilities[unsure] + again.sum(axis=1)) / (1 + len(SECOND_LOOK_VARIANTS))
+        return looked_again
+
     def predict_number_candidates(self, digits):
-        """predict() for the number reader's candidate digits, on their own LiteRT threads."""
-        return self.predict(digits, self._infer_number)
+        """The network alone on the number reader's candidate digits, on their own LiteRT
+        threads: its judge was fitted on what the network alone reads, and most candidates are
+        not digits, which a second look would only make slower."""
+        return self.network_alone(digits, self._infer_number)
 
     def runtime_for(self, size, on_the_cpu=None):
         return self._infer_gpu if self.gpu_takes(size) else on_the_cpu or self._infer
@@ -328,9 +363,12 @@ class DigitClassifier:
         if not digits:
             return {"number": "", "digits": [], "unsure": False, "reason": NO_NUMBER_REASON,
                     "model_version": self.version}
+        # Each digit read as /predict/ reads a lone digit: with a second look where unsure.
+        images = np.stack([read.digit_image for read in digits])
+        probabilities = self.second_look(images, np.stack([read.probabilities for read in digits]), self._infer_number)
         answers = []
-        for read in digits:
-            answer = self.postprocess(read.digit_image, read.probabilities)
+        for read, row in zip(digits, probabilities):
+            answer = self.postprocess(read.digit_image, row)
             answers.append({
                 "digit": answer["digit"], "confidence": answer["confidence"],
                 "probabilities": answer["probabilities"], "unsure": answer["unsure"],
@@ -359,6 +397,7 @@ class DigitClassifier:
             "model_dir": str(self.model_dir),
             "version": self.version,
             "unsure_below": self.unsure_below,
+            "second_look_below": self.second_look_below,
             "image_limits": self.image_limits,
         }
 
@@ -379,6 +418,9 @@ class DigitClassifier:
             "device": self.device,
             # Which runtime serves which request sizes, and the figures it was chosen by.
             "runtimes": self.runtime_choice,
+            # Images the network is unsure of are read again as these variants (degrees, scale).
+            "second_look": {"below": self.second_look_below,
+                            "variants": [list(variant) for variant in SECOND_LOOK_VARIANTS]},
             "ready": self.ready,
             "seconds_to_ready": self.seconds_to_ready,
             "error": self.load_error,
@@ -400,9 +442,11 @@ def classify_each(images, settings):
     ("error", status, message), for a share of a large batch on the CPU."""
     model_dir = settings["model_dir"]
     classifier = _batch_classifiers.get(model_dir)
-    if classifier is None or classifier.version != settings["version"]:
+    # Loaded again for another version of the folder's model, or other settings.
+    if classifier is None or classifier.batch_settings() != settings:
         classifier = DigitClassifier(
             model_dir, unsure_below=settings["unsure_below"], image_limits=settings["image_limits"],
+            second_look_below=settings["second_look_below"],
             runtime="litert", number_inference_threads=1,  # A batch process reads no numbers.
         )
         classifier.load()

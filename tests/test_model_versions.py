@@ -13,11 +13,13 @@ import requests
 
 import train_mnist
 from model.loader import DEFAULT_MODEL_DIR, read_metadata
+from model.service import SECOND_LOOK_BELOW
 from tests.conftest import migrated_app
 from tests.model_folders import copy_of_committed_model
 from tests.procfile_server import ROOT, procfile_server, run_release_phase
 from tests.strokes import encode, render, strokes_named
 from web.database import ModelPromotion, db
+from web.model_versions import build_served_model
 
 SEVEN_PNG = encode(render(strokes_named("7-crossed")))
 COMMITTED_VERSION = read_metadata(DEFAULT_MODEL_DIR)["version"]
@@ -229,3 +231,12 @@ def test_a_clients_corrections_stay_on_one_side_of_the_split():
     assert len(trained) + len(held) == len(clients)
     assert not set(clients[trained]) & set(clients[held])
     assert abs(len(set(clients[held])) / 300 - HELD_OUT_PERCENT / 100) < 0.07
+
+
+def test_the_second_look_is_set_from_the_config():
+    from app import Config
+
+    config = {name: getattr(Config, name) for name in dir(Config) if name.isupper()}
+    assert config["SECOND_LOOK_BELOW"] == SECOND_LOOK_BELOW
+    served = build_served_model({**config, "SECOND_LOOK_BELOW": 0.0}, DEFAULT_MODEL_DIR)
+    assert served.classifier.second_look_below == 0.0

@@ -16,6 +16,7 @@ from model.preprocessing import (
     preprocess,
     stroke_width,
     to_model_input,
+    turned_and_scaled,
 )
 from tests.strokes import STROKE_DIGITS, encode, render, strokes_named
 
@@ -259,3 +260,24 @@ def test_model_input_is_float32_with_a_channel_axis():
     batch = to_model_input(digit)
     assert batch.shape == (1, 28, 28, 1) and batch.dtype == np.float32 and batch.max() == 255
     assert to_model_input(np.stack([digit] * 3)).shape == (3, 28, 28, 1)
+
+
+def test_turned_and_scaled_turns_clockwise_and_scales_about_the_centre():
+    bar = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.uint8)
+    bar[4:24, 13:15] = 255  # upright, 20 pixels long, about the field's centre
+    assert np.array_equal(turned_and_scaled(bar), bar)
+
+    def ends(digit):
+        """(column of its top row's ink, column of its bottom row's ink, its rows' span)."""
+        rows, columns = np.nonzero(digit >= 128)
+        return columns[rows == rows.min()].mean(), columns[rows == rows.max()].mean(), rows.max() - rows.min() + 1
+
+    top, bottom, _ = ends(turned_and_scaled(bar, 12.0))
+    assert top - bottom == pytest.approx(20 * np.tan(np.radians(12)), abs=1.0)  # the top to the right
+    top, bottom, _ = ends(turned_and_scaled(bar, -12.0))
+    assert bottom - top == pytest.approx(20 * np.tan(np.radians(12)), abs=1.0)
+    for digit in (turned_and_scaled(bar, 12.0), turned_and_scaled(bar, 0.0, 0.9), turned_and_scaled(bar, 0.0, 1.1)):
+        assert digit.dtype == np.uint8 and digit.shape == bar.shape
+        assert centre_of_mass(digit) == pytest.approx(centre_of_mass(bar), abs=0.3)
+    assert ends(turned_and_scaled(bar, 0.0, 0.9))[2] == pytest.approx(18, abs=1)
+    assert ends(turned_and_scaled(bar, 0.0, 1.1))[2] == pytest.approx(22, abs=1)

@@ -5,7 +5,8 @@ import pytest
 
 from handwriting.numbers import write_digits
 from model.loader import DEFAULT_MODEL_DIR
-from model.service import DigitClassifier
+from model.preprocessing import turned_and_scaled
+from model.service import SECOND_LOOK_BELOW, SECOND_LOOK_VARIANTS, DigitClassifier, classify_each
 from tests.conftest import RecordingRuntime
 from tests.strokes import STROKE_DIGITS, encode, render, strokes_named
 
@@ -113,3 +114,79 @@ def test_a_numbers_candidates_run_on_their_own_threads_with_the_same_answer(clas
     assert answer == one_thread.read_number(png)  # The same probabilities, to the last digit.
     # Lone images keep the worker's single thread.
     assert two_threads.runtime_for(1) is two_threads._infer and two_threads._infer.threads == 1
+
+
+class ScriptedNetwork:
+    """Stands in for the network: reads the images given, answers the probabilities scripted
+    for each call in turn."""
+
+    runtime, device = "stand-in", "cpu"
+
+    def __init__(self, *answers):
+        self.answers, self.batches = list(answers), []
+
+    def __call__(self, batch):
+        self.batches.append(batch[..., 0].astype(np.uint8))
+        return np.array(self.answers.pop(0), dtype=np.float32)
+
+
+def probabilities_for(digit, confidence):
+    row = np.full(10, (1 - confidence) / 9)
+    row[digit] = confidence
+    return row
+
+
+def test_only_the_images_the_network_is_unsure_of_get_a_second_look(digits):
+    classifier = loaded("litert")
+    sure, unsure = probabilities_for(3, 0.95), probabilities_for(3, 0.5)
+    variants = [probabilities_for(5, 0.9)] * len(SECOND_LOOK_VARIANTS)
+    classifier._infer = network = ScriptedNetwork([sure, unsure], variants)
+
+    probabilities = classifier.predict(digits[:2])
+
+    # One call for both, then one for the unsure one's variants, turned and scaled.
+    assert [len(batch) for batch in network.batches] == [2, len(SECOND_LOOK_VARIANTS)]
+    expected = np.stack([turned_and_scaled(digits[1], *variant) for variant in SECOND_LOOK_VARIANTS])
+    assert np.array_equal(network.batches[1], expected)
+    np.testing.assert_allclose(probabilities[0], sure, rtol=1e-6)  # untouched
+    np.testing.assert_allclose(probabilities[1], (unsure + sum(variants)) / (1 + len(variants)), rtol=1e-6)
+    assert probabilities[1].argmax() == 5
+
+    # A batch where the network is sure of every image is one call.
+    classifier._infer = network = ScriptedNetwork([sure, sure])
+    np.testing.assert_allclose(classifier.predict(digits[:2]), [sure, sure], rtol=1e-6)
+    assert len(network.batches) == 1
+    # Turned off (DIGITPAD_SECOND_LOOK_BELOW=0), the unsure are not looked at again either.
+    off = DigitClassifier(second_look_below=0.0)
+    off._infer = network = ScriptedNetwork([sure, unsure])
+    np.testing.assert_allclose(off.predict(digits[:2]), [sure, unsure], rtol=1e-6)
+    assert len(network.batches) == 1
+    assert off.describe()["second_look"]["below"] == 0.0
+    assert classifier.describe()["second_look"] == {
+        "below": SECOND_LOOK_BELOW, "variants": [list(variant) for variant in SECOND_LOOK_VARIANTS]}
+
+
+def test_a_number_a_batch_and_a_lone_image_get_the_same_second_look():
+    # Below 1.01 every image is looked at again, so every path must show it.
+    png = encode(render(strokes_named("1-flag")))
+    always = DigitClassifier(second_look_below=1.01)
+    always.load()
+    alone = DigitClassifier(second_look_below=0.0)
+    alone.load()
+    single = always.classify(png)
+    assert single["probabilities"] != alone.classify(png)["probabilities"]
+    digit_image = always.preprocess(png)
+    np.testing.assert_allclose(
+        single["probabilities"],
+        (always.network_alone(digit_image[np.newaxis])[0] + always.network_alone(np.stack([
+            turned_and_scaled(digit_image, *variant) for variant in SECOND_LOOK_VARIANTS
+        ])).sum(axis=0)) / (1 + len(SECOND_LOOK_VARIANTS)),
+        atol=1e-6,
+    )
+    number = always.read_number(png)
+    assert number["number"] == "1" and number["digits"][0]["probabilities"] == single["probabilities"]
+    # A batch process is given the setting with the model folder, and keeps to it.
+    assert always.batch_settings()["second_look_below"] == 1.01
+    for classifier in (always, alone, always):
+        (answer,) = classify_each([png], classifier.batch_settings())
+        assert answer["probabilities"] == classifier.classify(png)["probabilities"]

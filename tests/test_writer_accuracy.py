@@ -34,5 +34,6 @@ def test_report_names_writers_confusions_and_mnist(tmp_path, capsys):
     assert f"writer {VALIDATION_WRITERS[0]}" in printed
     assert "per digit" in printed and "per writer" in printed
     assert "MNIST test      100.00%" in printed
+    assert printed.count("network alone") == 2 and "a second look at" in printed
     assert "7 -> 1: 4" in printed  # two writers, two drawings each
     assert Image.open(sheet).size[1] >= 28
