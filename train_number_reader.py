@@ -133,12 +133,8 @@ def exact_share(numbers, judge, classifier):
     """How many of the numbers the reader, as it serves, reads exactly with this judge."""
     reader, exact = NumberReader(judge), []
     for number in numbers:
-        digits = reader.read(ink_of(encode(number.image)), classifier.predict_number_candidates)
-        read = "".join(map(str, classifier.second_look(
-            np.stack([reading.digit_image for reading in digits]),
-            np.stack([reading.probabilities for reading in digits]),
-        ).argmax(axis=1))) if digits else ""
-        exact.append(read == number.text)
+        _, probabilities = classifier.number_digits(ink_of(encode(number.image)), reader)
+        exact.append("".join(map(str, probabilities.argmax(axis=1))) == number.text)
     return np.mean(exact)
 
 

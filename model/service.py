@@ -359,13 +359,10 @@ class DigitClassifier:
         reading with the box of its ink in the image's pixels, left to right."""
         if self.number_reader is None:
             raise ModelNotReady(self.number_reader_error or "The number reader is not loaded.")
-        digits = self.number_reader.read(ink_of(data, **self.image_limits), self.predict_number_candidates)
+        digits, probabilities = self.number_digits(ink_of(data, **self.image_limits))
         if not digits:
             return {"number": "", "digits": [], "unsure": False, "reason": NO_NUMBER_REASON,
                     "model_version": self.version}
-        # Each digit read as /predict/ reads a lone digit: with a second look where unsure.
-        images = np.stack([read.digit_image for read in digits])
-        probabilities = self.second_look(images, np.stack([read.probabilities for read in digits]), self._infer_number)
         answers = []
         for read, row in zip(digits, probabilities):
             answer = self.postprocess(read.digit_image, row)
@@ -380,6 +377,17 @@ class DigitClassifier:
             "unsure": any(answer["unsure"] for answer in answers),
             "model_version": self.version,
         }
+
+    def number_digits(self, ink, reader=None):
+        """The digits of a number in `ink` as the reader (by default the served one) finds them,
+        left to right, and their probabilities (digits, 10): each read as /predict/ reads a lone
+        digit, with a second look where the network is unsure."""
+        digits = (reader or self.number_reader).read(ink, self.predict_number_candidates)
+        if not digits:
+            return [], np.zeros((0, 10), dtype=np.float32)
+        probabilities = np.stack([read.probabilities for read in digits])
+        return digits, self.second_look(np.stack([read.digit_image for read in digits]), probabilities,
+                                        self._infer_number)
 
     def answer_each(self, outcomes):
         """Answers for preprocess_each()'s outcomes: the network runs once on every digit (on the
