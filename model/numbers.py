@@ -14,8 +14,10 @@ them (along the line, the slant taken out) are never one digit, unless one is sm
 
 Only where the judge doubts a piece that is wide enough to be two digits is it cut, from top to
 bottom along paths that cross the least ink (a path bends around a stroke that reaches over
-from the next digit, and crosses where two digits touch): once at all its thinnest places, and
-once in two by each path from places a little apart along it. Each way of cutting it is grouped
+from the next digit, and crosses where two digits touch; where two digits' strokes run together
+along a stretch, ink thicker than the pen costs less to cross, so that a path can run down
+between them rather than across a stroke): once at all its thinnest places, and once in two by
+each path from places a little apart along it. Each way of cutting it is grouped
 again as above (what was read before is kept, and everything new is read in one call of the
 network), and the way whose whole reading the judge likes best is kept.
 
@@ -53,6 +55,9 @@ CUT_STEP = 0.075
 NEARLY_THE_SAME = 0.03
 # How far a cut may bend away from the straight line along the slant, in line heights.
 CUT_REACH = 0.3
+# Ink deeper inside than half the pen's width costs a cut less to cross, nothing from
+# 1 + RUN_TOGETHER_SPAN half pen widths deep: the middle of two strokes that run together.
+RUN_TOGETHER_SPAN = 0.3
 # Groups tried as one digit: up to this many pieces and this many line heights wide, or whole
 # connected strokes up to WIDEST_WHOLE (some people write a 0 half as wide again as it is high).
 MOST_PIECES_A_DIGIT = 8
@@ -407,8 +412,9 @@ class CutWindow:
         self.left, self.width = along.min(), along.max() - along.min() + 1
         top, first_column = piece.rows.min(), piece.columns.min()
         self.local = (piece.rows - top, piece.columns - first_column)
-        self.ink = np.zeros((self.local[0].max() + 1, self.local[1].max() + 1))
-        self.ink[self.local] = piece.values
+        ink = np.zeros((self.local[0].max() + 1, self.local[1].max() + 1))
+        ink[self.local] = piece.values
+        self.crossing_cost = crossing_cost(ink)
         # Where a cut along the slant from a place along the line runs, column by row.
         self.slanted = -line.slant * (np.arange(top, piece.rows.max() + 1) - line.middle) - first_column + self.left
         self.thin_places = self._thin_places()
@@ -437,7 +443,7 @@ class CutWindow:
         path from it (booleans, places x pixels); paths found twice are given once."""
         if not len(places):
             return np.zeros((0, len(self.piece.rows)), dtype=bool)
-        paths = least_ink_paths(self.ink, self.slanted[None, :] + np.asarray(places, dtype=np.float64)[:, None] + 0.5,
+        paths = least_ink_paths(self.crossing_cost, self.slanted[None, :] + np.asarray(places, dtype=np.float64)[:, None] + 0.5,
                                 CUT_REACH * self.line.height)
         paths = np.unique(paths, axis=0)
         return self.local[1][None, :] >= paths[:, self.local[0]]
@@ -445,6 +451,22 @@ class CutWindow:
     def part(self, key, pixels):
         piece = self.piece
         return make_piece(key, piece.rows[pixels], piece.columns[pixels], piece.values[pixels], self.line)
+
+
+def crossing_cost(ink):
+    """What crossing each pixel costs a cut (rows x columns, from ink 0..255): its ink, less where
+    the ink is thicker than the pen. Where two digits' strokes touch along a stretch they run
+    together into one band about twice as thick, with no thin place: a least-ink path would
+    rather cut across one of the strokes (a 9's stem from its loop) than run down the band. So
+    ink deeper inside than half the pen's width (the median depth of the strokes' middles)
+    costs less, and the band's middle nothing. A single stroke's middle, and every stroke's
+    edge, cost their ink."""
+    core = ink >= CORE_LEVEL
+    depth = ndimage.distance_transform_edt(core)
+    middles = core & (depth == ndimage.maximum_filter(depth, size=3))
+    half_pen = float(np.median(depth[middles])) if middles.any() else 1.0
+    run_together = np.clip((depth - half_pen) / (RUN_TOGETHER_SPAN * half_pen), 0.0, 1.0)
+    return ink * (1.0 - run_together)
 
 
 def cut_where_thin(piece, line):
@@ -456,7 +478,7 @@ def cut_where_thin(piece, line):
     parts = []
     for index in np.unique(side):
         mine = np.flatnonzero(side == index)
-        image = np.zeros(window.ink.shape, dtype=bool)
+        image = np.zeros(window.crossing_cost.shape, dtype=bool)
         image[window.local[0][mine], window.local[1][mine]] = True
         fragments, count = ndimage.label(image, EIGHT_CONNECTED)
         owner = fragments[window.local[0][mine], window.local[1][mine]]

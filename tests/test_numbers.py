@@ -9,7 +9,8 @@ from handwriting.numbers import GAPS, NUMBER_PAD_ASPECT, by_writer_and_label, nu
 from handwriting.pendigits import read_pendigits, split_by_writer
 from handwriting.render import SENT_SIZE
 from model.numbers import (
-    CORE_LEVEL, EIGHT_CONNECTED, WIDEST_WHOLE, NumberReader, cut_where_thin, measure_line, whole_piece,
+    CORE_LEVEL, EIGHT_CONNECTED, WIDEST_WHOLE, NumberReader, crossing_cost, cut_where_thin, measure_line,
+    whole_piece,
 )
 from model.preprocessing import ink_of, to_ink
 from tests.strokes import STROKE_DIGITS, encode, line, render, strokes_named
@@ -124,6 +125,39 @@ def test_digits_written_with_strokes_apart_stay_whole(reader, classifier):
 def test_touching_digits_are_split(reader, classifier, names):
     number = written(list(names), [-0.03])
     assert connected_strokes(number.image) == 1  # The two are one connected stroke of ink.
+    assert read(reader, classifier, number.image)[0] == number.text
+
+
+def test_ink_where_two_strokes_run_together_costs_a_cut_nothing_along_its_middle():
+    # Two upright strokes less than a pen apart run together into one band, beside a stroke
+    # alone. The pen is 8 pixels wide here (a 14th of the image's height).
+    image = render([line((0.40, 0.1), (0.40, 0.9)), line((0.46, 0.1), (0.46, 0.9)), line((0.8, 0.1), (0.8, 0.9))],
+                   size=(112, 112))
+    ink = to_ink(image).astype(np.float64)
+    cost = crossing_cost(ink)
+    middle_row = ink[56]
+    band = np.flatnonzero(middle_row[:70] >= CORE_LEVEL)
+    alone = np.flatnonzero(middle_row[70:] >= CORE_LEVEL) + 70
+    assert np.ptp(band) > 1.5 * np.ptp(alone)  # The band is about twice as thick as the pen.
+    # Its middle costs nothing to cross; the lone stroke's middle and every edge cost their ink.
+    assert cost[56, band[len(band) // 2]] == 0
+    assert cost[56, alone[len(alone) // 2]] == ink[56, alone[len(alone) // 2]] > 200
+    for column in (band[0], band[-1], alone[0], alone[-1]):
+        assert cost[56, column] == ink[56, column]
+    assert np.all(cost <= ink) and np.all(cost >= 0)
+
+
+# Pairs whose strokes run together along a stretch (a 9's stem down a 0's side, a 1 along an
+# 8's loops): there is no thin place to cut them, so the cut runs down the middle of the band
+# their inks make. A cut by the least ink alone read each of these wrong.
+@pytest.mark.parametrize("gap", [-0.03, -0.06])
+@pytest.mark.parametrize("names", [
+    ("0-oval", "9-curved-tail"), ("9-straight-tail", "8-one-stroke"), ("7-plain", "0-oval"),
+    ("1-flag", "8-one-stroke"), ("3-round", "0-oval"), ("9-curved-tail", "9-curved-tail"),
+], ids=lambda names: "".join(name[0] for name in names))
+def test_digits_whose_strokes_run_together_are_split(reader, classifier, names, gap):
+    number = written(list(names), [gap])
+    assert connected_strokes(number.image) == 1
     assert read(reader, classifier, number.image)[0] == number.text
 
 
