@@ -443,8 +443,8 @@ class CutWindow:
         path from it (booleans, places x pixels); paths found twice are given once."""
         if not len(places):
             return np.zeros((0, len(self.piece.rows)), dtype=bool)
-        paths = least_ink_paths(self.crossing_cost, self.slanted[None, :] + np.asarray(places, dtype=np.float64)[:, None] + 0.5,
-                                CUT_REACH * self.line.height)
+        starts = self.slanted[None, :] + np.asarray(places, dtype=np.float64)[:, None] + 0.5
+        paths = least_ink_paths(self.crossing_cost, starts, CUT_REACH * self.line.height)
         paths = np.unique(paths, axis=0)
         return self.local[1][None, :] >= paths[:, self.local[0]]
 
@@ -459,8 +459,8 @@ def crossing_cost(ink):
     together into one band about twice as thick, with no thin place: a least-ink path would
     rather cut across one of the strokes (a 9's stem from its loop) than run down the band. So
     ink deeper inside than half the pen's width (the median depth of the strokes' middles)
-    costs less, and the band's middle nothing. A single stroke's middle, and every stroke's
-    edge, cost their ink."""
+    costs less, and the band's middle nothing. A single stroke's edges cost their ink and its
+    middle nearly so (less where it is deeper than most, as where strokes cross)."""
     core = ink >= CORE_LEVEL
     depth = ndimage.distance_transform_edt(core)
     middles = core & (depth == ndimage.maximum_filter(depth, size=3))
