@@ -273,8 +273,8 @@ class NumberReader:
         for component in sorted(doubted):
             doubted_piece = next(piece for piece in pieces if piece.component == component)
             others = [piece for piece in pieces if piece.component != component]
-            ways = [others + way for way in
-                    ([doubted_piece], cut_where_thin(doubted_piece, line), *cut_once(doubted_piece, line))]
+            window = CutWindow(doubted_piece, line)
+            ways = [others + way for way in ([doubted_piece], cut_where_thin(window), *cut_once(window))]
             # Every way's groups in one call of the network.
             self._read_groups([group for way in ways for group in groups_of(way, line)[1]], line, predict, read)
             pieces = max(ways, key=lambda way: self._likelihood(way, line, predict, read))
@@ -299,7 +299,8 @@ class NumberReader:
         pieces = []
         for number, stroke in enumerate(line.strokes):
             piece = whole_piece(number, stroke, line)
-            pieces += cut_where_thin(piece, line) if piece.right - piece.left > CUT_WIDER_THAN * line.height else [piece]
+            wide = piece.right - piece.left > CUT_WIDER_THAN * line.height
+            pieces += cut_where_thin(CutWindow(piece, line)) if wide else [piece]
         read = {}
         self._read_groups(groups_of(pieces, line)[1], line, predict, read)
         return read, line
@@ -412,8 +413,10 @@ class CutWindow:
         self.left, self.width = along.min(), along.max() - along.min() + 1
         top, first_column = piece.rows.min(), piece.columns.min()
         self.local = (piece.rows - top, piece.columns - first_column)
-        ink = np.zeros((self.local[0].max() + 1, self.local[1].max() + 1))
+        self.shape = (self.local[0].max() + 1, self.local[1].max() + 1)
+        ink = np.zeros(self.shape)
         ink[self.local] = piece.values
+        # Found once a piece: both ways of cutting it use the same window.
         self.crossing_cost = crossing_cost(ink)
         # Where a cut along the slant from a place along the line runs, column by row.
         self.slanted = -line.slant * (np.arange(top, piece.rows.max() + 1) - line.middle) - first_column + self.left
@@ -469,16 +472,16 @@ def crossing_cost(ink):
     return ink * (1.0 - run_together)
 
 
-def cut_where_thin(piece, line):
-    """The piece in parts, cut from top to bottom near each of its thinnest places along the
-    line (least_ink_paths); each side's connected ink is a part. The piece itself if it has no
-    place to cut."""
-    window = CutWindow(piece, line)
+def cut_where_thin(window):
+    """The window's piece in parts, cut from top to bottom near each of its thinnest places
+    along the line (least_ink_paths); each side's connected ink is a part. The piece itself if
+    it has no place to cut."""
+    piece = window.piece
     side = window.right_of(window.thin_places).sum(axis=0)
     parts = []
     for index in np.unique(side):
         mine = np.flatnonzero(side == index)
-        image = np.zeros(window.crossing_cost.shape, dtype=bool)
+        image = np.zeros(window.shape, dtype=bool)
         image[window.local[0][mine], window.local[1][mine]] = True
         fragments, count = ndimage.label(image, EIGHT_CONNECTED)
         owner = fragments[window.local[0][mine], window.local[1][mine]]
@@ -487,11 +490,11 @@ def cut_where_thin(piece, line):
     return parts if len(parts) > 1 else [piece]
 
 
-def cut_once(piece, line):
-    """The ways to cut the piece in two with one path from top to bottom (least_ink_paths), from
-    places every CUT_STEP line heights along it: [left part, right part] for each way. Ways that
-    share all but a few of their pixels' sides are tried once."""
-    window = CutWindow(piece, line)
+def cut_once(window):
+    """The ways to cut the window's piece in two with one path from top to bottom
+    (least_ink_paths), from places every CUT_STEP line heights along it: [left part, right part]
+    for each way. Ways that share all but a few of their pixels' sides are tried once."""
+    piece, line = window.piece, window.line
     margin = CUT_MARGIN * line.height
     ways, kept = [], []
     for right in window.right_of(np.arange(margin, window.width - margin, CUT_STEP * line.height)):
@@ -504,18 +507,19 @@ def cut_once(piece, line):
     return ways
 
 
-def least_ink_paths(ink, lines, reach):
+def least_ink_paths(crossing, lines, reach):
     """For each line (a column a row), the column, row by row, of the top-to-bottom path through
-    `ink` (rows x columns) that crosses the least ink, moving at most a column a row and never
-    further than `reach` columns from its line: (lines, rows) int array. All lines at once, one
-    row at a time (dynamic programming)."""
-    height, width = ink.shape
+    `crossing` (rows x columns: what crossing each pixel costs, as crossing_cost gives) that
+    costs the least, moving at most a column a row and never further than `reach` columns from
+    its line: (lines, rows) int array. All lines at once, one row at a time (dynamic
+    programming)."""
+    height, width = crossing.shape
     columns = np.arange(width)
     lines = np.clip(lines, 0, width - 1)
     away = np.abs(columns[None, None, :] - lines[:, :, None])
     # Ink to cross, and a little for every column away from the line, so that the path keeps
     # to it where there is no ink either way.
-    cost = ink[None] + 4.0 * away
+    cost = crossing[None] + 4.0 * away
     cost[away > max(reach, 1.0)] = np.inf
     total = cost[:, 0].copy()
     came_from = np.zeros(cost.shape, dtype=np.int8)

@@ -9,8 +9,8 @@ from handwriting.numbers import GAPS, NUMBER_PAD_ASPECT, by_writer_and_label, nu
 from handwriting.pendigits import read_pendigits, split_by_writer
 from handwriting.render import SENT_SIZE
 from model.numbers import (
-    CORE_LEVEL, EIGHT_CONNECTED, WIDEST_WHOLE, NumberReader, crossing_cost, cut_where_thin, measure_line,
-    whole_piece,
+    CORE_LEVEL, EIGHT_CONNECTED, WIDEST_WHOLE, CutWindow, NumberReader, crossing_cost, cut_where_thin,
+    measure_line, whole_piece,
 )
 from model.preprocessing import ink_of, to_ink
 from tests.strokes import STROKE_DIGITS, encode, line, render, strokes_named
@@ -186,7 +186,7 @@ def test_a_way_of_cutting_that_leaves_ink_unread_never_wins(reader, classifier):
     line = measure_line(to_ink(number.image))
     whole = [whole_piece(0, line.strokes[0], line)]
     assert reader._likelihood(whole, line, classifier.predict, {}) == -np.inf
-    assert reader._likelihood(cut_where_thin(whole[0], line), line, classifier.predict, {}) > 0
+    assert reader._likelihood(cut_where_thin(CutWindow(whole[0], line)), line, classifier.predict, {}) > 0
 
 
 def test_close_digits_are_not_joined(reader, classifier):
