@@ -13,11 +13,16 @@ holds at least 80 % of that digit's ink), fits the judge on four numbers in five
 fifth chooses the bonus per digit with which the reader, as it serves, reads the most numbers
 exactly. The judge is a Keras network of one hidden layer over the group's
 features (model.numbers.FEATURES); its weights are written as JSON, which the server evaluates
-in NumPy.
+in NumPy. One of the features is the look's: a small convolutional network that tells from a
+group's 28x28 image whether it is one whole digit, fitted first on the same groups and written
+as LiteRT (model/number_look.tflite, beside the JSON). The judge is fitted on what looks fitted
+on the other half of the numbers make of each group, so that it trusts the look as much as it
+deserves on groups the look has not seen.
 """
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import time
@@ -35,16 +40,19 @@ from handwriting.render import encode  # noqa: E402
 from model.loader import DEFAULT_MODEL_DIR, write_atomically  # noqa: E402
 from model.numbers import (  # noqa: E402
     FEATURES,
+    NUMBER_LOOK_FILE,
     NUMBER_READER_FILE,
     GroupJudge,
     NumberReader,
     group_features,
+    look_runtime,
 )
-from model.preprocessing import ink_of  # noqa: E402
+from model.preprocessing import ink_of, to_model_input  # noqa: E402
 from model.service import DigitClassifier  # noqa: E402
 from train_mnist import file_sha256, pendigits_path  # noqa: E402
 
 HIDDEN_UNITS = 24
+LOOK_BATCH_SIZE = 128
 PURITY, COVERAGE = 0.85, 0.80
 DIGIT_BONUSES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 
@@ -60,7 +68,8 @@ def parse_arguments(argv=None):
                         help="pendigits-orig.tra (default $PENDIGITS_PATH, else downloaded)")
     parser.add_argument("--model-dir", default=DEFAULT_MODEL_DIR, help="the digit network the reader uses")
     parser.add_argument("--count", type=int, default=3000, help="numbers to write (default 3000)")
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=40, help="the judge's epochs (default 40)")
+    parser.add_argument("--look-epochs", type=int, default=6, help="the look's epochs (default 6)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=NUMBER_READER_FILE, help="where to write the judge")
     return parser.parse_args(argv)
@@ -94,6 +103,13 @@ def labelled_candidates(numbers, reader, predict):
     return listed
 
 
+def look_table(listed):
+    """Every group's 28x28 image and whether it is one digit: (images, targets)."""
+    images = [reading.digit_image for read, _, _ in listed for reading in read.values()]
+    targets = [labels[key] for read, _, labels in listed for key in read]
+    return np.stack(images), np.array(targets, dtype=np.float32)
+
+
 def feature_table(listed):
     features, targets = [], []
     for read, line, labels in listed:
@@ -106,6 +122,51 @@ def feature_table(listed):
 # ---------------------------------------------------------------------------------------------
 # The judge
 # ---------------------------------------------------------------------------------------------
+
+
+def look_network():
+    """Whether a 28x28 group is one whole digit, as a logit: a small convolutional network (23 k
+    weights), which sees what the digit network, sure of an 8 with a 1 touching it, does not."""
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(16, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(32, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(32, 3, activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dense(1),
+    ])
+
+
+def fit_look(listed, epochs, seed):
+    keras.utils.set_random_seed(seed)
+    images, targets = look_table(listed)
+    network = look_network()
+    network.compile(optimizer=keras.optimizers.Adam(2e-3), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    network.fit(to_model_input(images), targets, batch_size=LOOK_BATCH_SIZE, epochs=epochs, verbose=0, shuffle=True)
+    return network
+
+
+def set_looks(listed, look):
+    """Give every group of these numbers the look's logit (`look`: digits to logits)."""
+    for read, _, _ in listed:
+        readings = list(read.values())
+        for reading, logit in zip(readings, look(np.stack([reading.digit_image for reading in readings]))):
+            reading.look = float(logit)
+
+
+def keras_look(network):
+    return lambda digits: np.asarray(network.predict_on_batch(to_model_input(digits)))[:, 0]
+
+
+def litert_model(network):
+    """The network converted for LiteRT (TensorFlow's converter)."""
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_keras_model(network).convert()
 
 
 def fit_judge(features, targets, epochs, seed):
@@ -157,16 +218,34 @@ def main(argv=None):
     # The judge sees what the server's reader sees: the network alone on every candidate.
     listed = labelled_candidates(numbers, NumberReader(), classifier.predict_number_candidates)
     held_out = len(listed) // 5
-    features, targets = feature_table(listed[held_out:])
+    fitting = listed[held_out:]
     print(f"{len(numbers):,} numbers by {len({digit.writer for digit in training})} training writers, "
-          f"{len(targets):,} groups to judge ({targets.mean():.0%} one digit), "
-          f"{time.monotonic() - started:.0f} s")
+          f"{sum(len(read) for read, _, _ in fitting):,} groups to judge, {time.monotonic() - started:.0f} s")
 
+    # The look: each half of the fitting numbers' groups looked at by a look fitted on the other
+    # half, for the judge to learn from; then the look that serves, fitted on all of them.
+    halves = (fitting[0::2], fitting[1::2])
+    for half, other in zip(halves, reversed(halves)):
+        set_looks(half, keras_look(fit_look(other, arguments.look_epochs, arguments.seed)))
+    look_model = litert_model(fit_look(fitting, arguments.look_epochs, arguments.seed))
+    look = look_runtime(look_model)
+    set_looks(listed[:held_out], look)
+    print(f"the look fitted, {time.monotonic() - started:.0f} s")
+
+    features, targets = feature_table(fitting)
     settings = fit_judge(features, targets, arguments.epochs, arguments.seed)
+    held_out_features, held_out_targets = feature_table(listed[:held_out])
+    held_out_look = held_out_features[:, FEATURES.index("look")]
+    judged = GroupJudge(settings, look).log_probabilities(held_out_features)
+    accuracy = {
+        "look": float(np.mean((held_out_look > 0) == held_out_targets)),
+        "judge": float(np.mean((judged > np.log(0.5)) == held_out_targets)),
+    }
+    print(f"held-out groups one digit or not: the look alone {accuracy['look']:.1%}, the judge {accuracy['judge']:.1%}")
     shares = {}
     for bonus in DIGIT_BONUSES:
         settings["digit_bonus"] = bonus
-        shares[bonus] = exact_share(numbers[:held_out], GroupJudge(settings), classifier)
+        shares[bonus] = exact_share(numbers[:held_out], GroupJudge(settings, look), classifier)
     for bonus, share in shares.items():
         print(f"digit bonus {bonus:4.2f}: {share:.1%} of {held_out} held-out numbers read exactly")
     settings["digit_bonus"] = max(shares, key=shares.get)
@@ -177,9 +256,17 @@ def main(argv=None):
         "digit_network": classifier.version,
         "numbers": len(numbers), "seed": arguments.seed, "groups": int(len(targets)),
         "held_out_numbers": held_out, "held_out_exact": round(float(shares[settings["digit_bonus"]]), 4),
+        "held_out_groups_accuracy": {name: round(value, 4) for name, value in accuracy.items()},
     }
+    look_path = arguments.out.with_name(NUMBER_LOOK_FILE)
+    settings["look"] = {"file": look_path.name, "sha256": hashlib.sha256(look_model).hexdigest(),
+                        "epochs": arguments.look_epochs}
+    # The look first: the judge names it by its SHA-256.
+    arguments.out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(look_path, look_model)
     write_atomically(arguments.out, json.dumps(settings, indent=1).encode())
-    print(f"digit bonus {settings['digit_bonus']}; wrote {arguments.out} in {time.monotonic() - started:.0f} s")
+    print(f"digit bonus {settings['digit_bonus']}; wrote {arguments.out} and {look_path.name} "
+          f"in {time.monotonic() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ separate flag), and one piece may be two digits that touch. So every plausible g
 neighbouring pieces is brought to MNIST's form, as a lone digit is, and read by the network in
 one batch; a small judge (a two-layer network over the group's shape and the reading: how sure
 the network is, how wide and high the group is against the line, whether it joins strokes that
-do not overlap or cuts connected ink; `train_number_reader.py` fits it on writers the digit
-network was trained on) says how likely each group is one whole digit, and the grouping the
+do not overlap or cuts connected ink, and what the look, a small convolutional network, makes
+of the group's 28x28 image: the digit network reads two touching digits as one as surely as a
+digit, the look sees a bar beside an 8; `train_number_reader.py` fits both on writers the
+digit network was trained on) says how likely each group is one whole digit, and the grouping the
 judge likes best is the answer (dynamic programming along the line). Pieces with a gap between
 them (along the line, the slant taken out) are never one digit, unless one is small and near
 (a 1's flag lifted off its stem), so a number written with clear gaps costs one reading a digit.
@@ -21,9 +23,11 @@ each path from places a little apart along it. Each way of cutting it is grouped
 again as above (what was read before is kept, and everything new is read in one call of the
 network), and the way whose whole reading the judge likes best is kept.
 
-Everything here is pure: arrays in, arrays out; the network is the `predict` function given.
+Everything here is pure: arrays in, arrays out; the network is the `predict` function given,
+and the look the judge's.
 """
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -32,9 +36,12 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from model.preprocessing import to_mnist
+from model.loader import LiteRTInference, ModelFilesError, litert_interpreter
+from model.preprocessing import to_mnist, to_model_input
 
 NUMBER_READER_FILE = Path(__file__).resolve().parent / "number_reader.json"
+# The look's LiteRT model, beside number_reader.json (which records its SHA-256).
+NUMBER_LOOK_FILE = "number_look.tflite"
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 CORE_LEVEL = 128  # of the ink (0..255): pixels this dark or darker are the strokes' core
 # More pieces than this are not a number written on a pad: the largest ones are kept.
@@ -151,6 +158,7 @@ class Reading:
     group: Group
     digit_image: np.ndarray  # the network's 28x28 input
     probabilities: np.ndarray
+    look: float = 0.0  # the look's logit that the image is one whole digit
     log_judged: float = 0.0
 
     @property
@@ -165,7 +173,7 @@ FEATURES = (
     "pieces", "components", "cuts at its ends", "largest gap inside", "has a gap inside",
     "whole components", "whole components x components", "least overlap of its components",
     "components overlap under 0.3",
-    *(f"width if {digit}" for digit in range(10)), *(f"read as {digit}" for digit in range(10)),
+    *(f"width if {digit}" for digit in range(10)), *(f"read as {digit}" for digit in range(10)), "look",
 )
 
 
@@ -194,16 +202,17 @@ def group_features(reading, line_height):
         [log_best, log_best - log_second, width, height, max(0.0, width - 0.9), max(0.0, 0.55 - height),
          len(group.pieces), len(spans), group.cuts_at_its_ends(), largest_gap / line_height,
          float(largest_gap > 0), whole, whole * len(spans), least_overlap, float(least_overlap < 0.3)],
-        read_as * width, read_as,
+        read_as * width, read_as, [reading.look],
     ])
 
 
 class GroupJudge:
     """log P(the group is one whole digit) from group_features: a network of one hidden tanh
-    layer, fitted by train_number_reader.py (model/number_reader.json), evaluated here in NumPy:
-    a worker need not load Keras for forty numbers a group."""
+    layer, fitted by train_number_reader.py (model/number_reader.json), evaluated here in NumPy
+    (a worker need not load Keras for forty numbers a group); and the look, whose logit is one of
+    the features: `look` maps uint8 digits (N, 28, 28) to logits (N,)."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, look):
         if tuple(settings["features"]) != FEATURES:
             raise ValueError("number_reader.json was fitted on other features: run train_number_reader.py")
         self.mean = np.asarray(settings["mean"])
@@ -213,15 +222,30 @@ class GroupJudge:
         self.output_weights = np.asarray(settings["output_weights"])
         self.output_bias = float(settings["output_bias"])
         self.digit_bonus = float(settings["digit_bonus"])
+        self.look = look
 
     @classmethod
     def from_file(cls, path=NUMBER_READER_FILE):
-        return cls(json.loads(Path(path).read_text()))
+        """The judge in number_reader.json with the look beside it (number_look.tflite, which must
+        be the one the judge was fitted with), run by LiteRT on one thread."""
+        settings = json.loads(Path(path).read_text())
+        look_path = Path(path).with_name(settings["look"]["file"])
+        look_model = look_path.read_bytes()
+        if hashlib.sha256(look_model).hexdigest() != settings["look"]["sha256"]:
+            raise ModelFilesError(f"{look_path} is not the look {Path(path).name} was fitted with: "
+                                  "run train_number_reader.py")
+        return cls(settings, look_runtime(look_model))
 
     def log_probabilities(self, features):
         """log P(one whole digit) for each row of features (N, len(FEATURES))."""
         hidden = np.tanh(((features - self.mean) / self.scale) @ self.hidden_weights + self.hidden_bias)
         return -np.logaddexp(0.0, -(hidden @ self.output_weights + self.output_bias))
+
+
+def look_runtime(model):
+    """The look's LiteRT model (bytes) as a function of uint8 digits (N, 28, 28): logits (N,)."""
+    runtime = LiteRTInference(litert_interpreter(model, threads=1))
+    return lambda digits: runtime(to_model_input(digits))[:, 0]
 
 
 # --- Reading a number ------------------------------------------------------------------------
@@ -325,9 +349,12 @@ class NumberReader:
         keys = [key for key, image in images.items() if image is not None]
         if not keys:
             return
-        probabilities = predict(np.stack([images[key] for key in keys]))
+        digit_images = np.stack([images[key] for key in keys])
+        probabilities = predict(digit_images)
         readings = [Reading(new[key], images[key], row) for key, row in zip(keys, probabilities)]
         if self.judge is not None:
+            for reading, look in zip(readings, self.judge.look(digit_images)):
+                reading.look = float(look)
             features = np.stack([group_features(reading, line.height) for reading in readings])
             for reading, log_judged in zip(readings, self.judge.log_probabilities(features)):
                 reading.log_judged = float(log_judged)

@@ -33,6 +33,7 @@ import numpy as np
 from model.loader import (
     DEFAULT_MODEL_DIR,
     ModelFilesError,
+    LiteRTInference,
     litert_interpreter,
     load_network,
     read_litert_model,
@@ -137,7 +138,7 @@ class DigitClassifier:
         # /predict/number only.
         try:
             self.number_reader = NumberReader(GroupJudge.from_file())
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, ModelFilesError) as error:
             self.number_reader_error = f"The number reader cannot be loaded: {error}"
             log.error(self.number_reader_error)
 
@@ -467,35 +468,6 @@ def classify_each(images, settings):
 def nvidia_gpu_present():
     """Whether the NVIDIA driver is loaded, told without importing TensorFlow."""
     return Path("/proc/driver/nvidia/version").exists()
-
-
-class LiteRTInference:
-    """model.tflite through the LiteRT interpreter (XNNPACK kernels on the CPU)."""
-
-    runtime = "litert"
-    device = "cpu"
-
-    def __init__(self, interpreter, threads=1):
-        self._interpreter = interpreter
-        self.threads = threads
-        self._input = interpreter.get_input_details()[0]["index"]
-        self._output = interpreter.get_output_details()[0]["index"]
-        self._batch_size = None
-        # One interpreter is not safe to call from two threads at once.
-        self._lock = threading.Lock()
-
-    def __call__(self, batch):
-        with self._lock:
-            if batch.shape[0] != self._batch_size:
-                self._interpreter.resize_tensor_input(self._input, batch.shape)
-                self._interpreter.allocate_tensors()
-                self._batch_size = batch.shape[0]
-            self._interpreter.set_tensor(self._input, batch)
-            self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output).copy()
-
-    def describe(self):
-        return {"runtime": self.runtime, "device": self.device, "threads": self.threads}
 
 
 class KerasInference:

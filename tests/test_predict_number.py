@@ -8,6 +8,8 @@ from PIL import Image
 
 from app import create_app
 from handwriting.numbers import write_digits
+from model.loader import ModelFilesError
+from model.numbers import GroupJudge
 from model.preprocessing import ImageRejected
 from model.service import DigitClassifier
 from tests.strokes import encode, render, strokes_named
@@ -97,6 +99,23 @@ def test_an_empty_pad_is_no_number_with_a_reason(client):
     body = client.post("/predict/number", data=blank, content_type="image/png").get_json()
     assert body["number"] == "" and body["digits"] == [] and body["unsure"] is False
     assert "no ink" in body["reason"].lower() and body["model_version"]
+
+
+def test_a_number_reader_that_cannot_load_costs_predict_number_only(monkeypatch, tmp_path, number_png):
+    # The judge's look replaced by another file: the judge refuses it, and the server says why.
+    def refused(path=None):
+        raise ModelFilesError("number_look.tflite is not the look number_reader.json was fitted with")
+
+    monkeypatch.setattr(GroupJudge, "from_file", refused)
+    classifier = DigitClassifier(runtime="litert")
+    classifier.load()
+    assert classifier.ready and classifier.number_reader is None
+    client = create_app({"TESTING": True, "CLASSIFIER": classifier, "RATE_LIMIT": "",
+                         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/unused.sqlite3"}).test_client()
+    assert_error(client.post("/predict/number", data=number_png, content_type="image/png"), 503,
+                 "not the look")
+    digit = client.post("/predict/", data=encode(render(strokes_named("7-plain"))), content_type="image/png")
+    assert digit.status_code == 200 and digit.get_json()["digit"] == 7
 
 
 # The bad requests of /predict/ get the same errors here: tests/test_app.py tries both.
