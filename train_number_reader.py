@@ -1,6 +1,6 @@
 """Fit the judge of the number reader (model/numbers.py) and write model/number_reader.json.
 
-    python train_number_reader.py --pendigits PATH/TO/pendigits-orig.tra [--count 3000]
+    python train_number_reader.py --pendigits PATH/TO/pendigits-orig.tra [--count 6000]
 
 Reading a number means deciding which pieces of ink make each digit. The reader tries every
 plausible group of neighbouring pieces with the digit network; a small judge says how likely
@@ -67,7 +67,7 @@ def parse_arguments(argv=None):
     parser.add_argument("--pendigits", default=os.environ.get("PENDIGITS_PATH"),
                         help="pendigits-orig.tra (default $PENDIGITS_PATH, else downloaded)")
     parser.add_argument("--model-dir", default=DEFAULT_MODEL_DIR, help="the digit network the reader uses")
-    parser.add_argument("--count", type=int, default=3000, help="numbers to write (default 3000)")
+    parser.add_argument("--count", type=int, default=6000, help="numbers to write (default 6000)")
     parser.add_argument("--epochs", type=int, default=40, help="the judge's epochs (default 40)")
     parser.add_argument("--look-epochs", type=int, default=6, help="the look's epochs (default 6)")
     parser.add_argument("--seed", type=int, default=1)

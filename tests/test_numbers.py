@@ -151,12 +151,13 @@ def test_the_look_tells_two_touching_digits_from_one(reader, names):
     assert pair_look < 0 < alone_looks.min()
 
 
-# Pairs with a 1 that the judge without the look read as one digit (3 of these 12 pairs, at
-# -0.03 and -0.06, were read right; with the look, 7). A 1 deep against an 8's side or beside a
-# 4's stem is still cut wrong (README, "Reading whole numbers").
+# Pairs with a 1 that the judge without the look read as one digit. Of the 12 pairs of 1-plain
+# or 1-flag with an 8, a 7, a 6, a 2 and a 4 (either side), at -0.03 and -0.06, it read 3 right
+# (12 and, at -0.06, 81); with the look, 6: these. A 1 deep against an 8's or a 6's side, or
+# beside a 4's stem, is still cut wrong (README, "Reading whole numbers").
 @pytest.mark.parametrize("names, gap", [
-    (("8-one-stroke", "1-plain"), -0.03), (("7-plain", "1-plain"), -0.03), (("7-plain", "1-plain"), -0.06),
-    (("1-plain", "6-curved"), -0.03), (("1-flag", "2-plain"), -0.06),
+    (("1-plain", "8-one-stroke"), -0.06), (("8-one-stroke", "1-plain"), -0.03), (("8-one-stroke", "1-plain"), -0.06),
+    (("7-plain", "1-plain"), -0.06), (("1-flag", "2-plain"), -0.03), (("4-open", "1-plain"), -0.06),
 ], ids=lambda value: "".join(name[0] for name in value) if isinstance(value, tuple) else str(value))
 def test_a_1_touching_its_neighbour_is_split(reader, classifier, names, gap):
     number = written(list(names), [gap])
@@ -215,22 +216,16 @@ def test_a_touching_pair_in_a_longer_number_is_split_and_the_rest_kept(reader, c
 
 # A chain of touching digits wider than any digit is never read whole, so no reading holds it:
 # that counts as doubt, and it is cut (it once vanished from the answer: nothing doubted it).
-# Where the cut between two of its digits goes wrong, a digit may be misread but none is lost:
-# the 4 of 6840 leaves its open side with the 8 and reads as a 1 (since the judge has had the
-# look; chains like these are not among the numbers it was fitted on).
-@pytest.mark.parametrize("names, every_digit_right", [
-    (("3-round", "5-one-stroke", "2-plain", "4-open"), True),
-    (("6-curved", "8-one-stroke", "4-open", "0-oval"), False),
-], ids=lambda value: "".join(name[0] for name in value) if isinstance(value, tuple) else None)
-def test_a_chain_of_touching_digits_is_cut_into_its_digits(reader, classifier, names, every_digit_right):
+@pytest.mark.parametrize("names", [
+    ("3-round", "5-one-stroke", "2-plain", "4-open"), ("6-curved", "8-one-stroke", "4-open", "0-oval"),
+], ids=lambda names: "".join(name[0] for name in names))
+def test_a_chain_of_touching_digits_is_cut_into_its_digits(reader, classifier, names):
     number = written(list(names), [-0.03] * (len(names) - 1))
     assert connected_strokes(number.image) == 1
     line = measure_line(to_ink(number.image))
     assert np.ptp(line.strokes[0][1]) > WIDEST_WHOLE * line.height
     text, digits = read(reader, classifier, number.image)
-    assert len(text) == len(number.text)
-    wrong = sum(read_as != written_as for read_as, written_as in zip(text, number.text))
-    assert wrong == 0 if every_digit_right else wrong <= 1
+    assert text == number.text
     # Every digit's ink is in the answer, each in a box of its own, left to right.
     assert [reading.group.box[0] for reading in digits] == sorted(reading.group.box[0] for reading in digits)
     assert sum(sum(len(piece.rows) for piece in reading.group.pieces) for reading in digits) == len(line.strokes[0][0])
@@ -243,7 +238,8 @@ def test_a_way_of_cutting_that_leaves_ink_unread_never_wins(reader, classifier):
     line = measure_line(to_ink(number.image))
     whole = [whole_piece(0, line.strokes[0], line)]
     assert reader._likelihood(whole, line, classifier.predict, {}) == -np.inf
-    assert reader._likelihood(cut_where_thin(CutWindow(whole[0], line)), line, classifier.predict, {}) > 0
+    # Cut, all of it is read: however unlikely its digits, that scores.
+    assert np.isfinite(reader._likelihood(cut_where_thin(CutWindow(whole[0], line)), line, classifier.predict, {}))
 
 
 def test_close_digits_are_not_joined(reader, classifier):
