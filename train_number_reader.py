@@ -37,7 +37,7 @@ import keras  # noqa: E402
 from handwriting.numbers import by_writer_and_label, numbers_for_writers  # noqa: E402
 from handwriting.pendigits import read_pendigits, split_by_writer  # noqa: E402
 from handwriting.render import encode  # noqa: E402
-from model.loader import DEFAULT_MODEL_DIR, write_atomically  # noqa: E402
+from model.loader import DEFAULT_MODEL_DIR, litert_flatbuffer, write_atomically  # noqa: E402
 from model.numbers import (  # noqa: E402
     FEATURES,
     NUMBER_LOOK_FILE,
@@ -162,13 +162,6 @@ def keras_look(network):
     return lambda digits: np.asarray(network.predict_on_batch(to_model_input(digits)))[:, 0]
 
 
-def litert_model(network):
-    """The network converted for LiteRT (TensorFlow's converter)."""
-    import tensorflow as tf
-
-    return tf.lite.TFLiteConverter.from_keras_model(network).convert()
-
-
 def fit_judge(features, targets, epochs, seed):
     keras.utils.set_random_seed(seed)
     mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
@@ -209,7 +202,8 @@ def main(argv=None):
     started = time.monotonic()
     path = pendigits_path(arguments.pendigits)
     training, _ = split_by_writer(read_pendigits(path))
-    classifier = DigitClassifier(model_dir=arguments.model_dir, runtime="litert")
+    # The reader is fitted here: the served one (the files being replaced) is not loaded.
+    classifier = DigitClassifier(model_dir=arguments.model_dir, runtime="litert", reads_numbers=False)
     classifier.load()
     if not classifier.ready:
         raise SystemExit(f"The digit network cannot be loaded: {classifier.load_error}")
@@ -227,7 +221,7 @@ def main(argv=None):
     halves = (fitting[0::2], fitting[1::2])
     for half, other in zip(halves, reversed(halves)):
         set_looks(half, keras_look(fit_look(other, arguments.look_epochs, arguments.seed)))
-    look_model = litert_model(fit_look(fitting, arguments.look_epochs, arguments.seed))
+    look_model = litert_flatbuffer(fit_look(fitting, arguments.look_epochs, arguments.seed))
     look = look_runtime(look_model)
     set_looks(listed[:held_out], look)
     print(f"the look fitted, {time.monotonic() - started:.0f} s")

@@ -81,11 +81,17 @@ def save_litert(network, directory, metadata):
             f"`python train_mnist.py --export-litert --out {directory}` where it is."
         )
     else:
-        flatbuffer = tf.lite.TFLiteConverter.from_keras_model(network).convert()
-        write_atomically(directory / LITERT_FILE, flatbuffer)
+        write_atomically(directory / LITERT_FILE, litert_flatbuffer(network))
         metadata = {**metadata, "model_files_sha256": model_files_sha256(directory)}
     write_atomically(directory / METADATA_FILE, (json.dumps(metadata, indent=2) + "\n").encode())
     return tf is not None
+
+
+def litert_flatbuffer(network):
+    """The Keras network converted for LiteRT (bytes), by TensorFlow's converter."""
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_keras_model(network).convert()
 
 
 def model_files_sha256(directory, litert_model=None):

@@ -77,8 +77,12 @@ class DigitClassifier:
         number_inference_threads=None,
         gpu_batch_from=None,
         second_look_below=SECOND_LOOK_BELOW,
+        reads_numbers=True,
     ):
         self.model_dir = model_dir
+        # Whether load() loads the number reader (its judge and look): a batch process, or the
+        # script that fits the reader, reads no numbers with the served one.
+        self.reads_numbers = reads_numbers
         self.requested_runtime = runtime
         self.inference_threads = inference_threads
         # A number's candidate digits are one call of several images, where a second thread
@@ -100,7 +104,7 @@ class DigitClassifier:
         self._infer_number = None
         self.runtime_choice = {}
         self.number_reader = None
-        self.number_reader_error = None
+        self.number_reader_error = None if reads_numbers else "This classifier was loaded to read no numbers."
         self._ready = threading.Event()
         self._finished_loading = threading.Event()
 
@@ -112,7 +116,8 @@ class DigitClassifier:
         try:
             self._load_runtimes()
             self.metadata = read_metadata(self.model_dir)
-            self._load_number_reader()
+            if self.reads_numbers:
+                self._load_number_reader()
             # Trace and run every batch shape once, so no request pays for it, and time them.
             self.runtime_choice = self._choose_runtimes()
             self.seconds_to_ready = time.monotonic() - started
@@ -456,7 +461,7 @@ def classify_each(images, settings):
         classifier = DigitClassifier(
             model_dir, unsure_below=settings["unsure_below"], image_limits=settings["image_limits"],
             second_look_below=settings["second_look_below"],
-            runtime="litert", number_inference_threads=1,  # A batch process reads no numbers.
+            runtime="litert", number_inference_threads=1, reads_numbers=False,
         )
         classifier.load()
         if not classifier.ready:

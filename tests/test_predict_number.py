@@ -11,7 +11,7 @@ from handwriting.numbers import write_digits
 from model.loader import ModelFilesError
 from model.numbers import GroupJudge
 from model.preprocessing import ImageRejected
-from model.service import DigitClassifier
+from model.service import DigitClassifier, ModelNotReady
 from tests.strokes import encode, render, strokes_named
 from tests.test_app import assert_error, model_input_of
 
@@ -116,6 +116,16 @@ def test_a_number_reader_that_cannot_load_costs_predict_number_only(monkeypatch,
                  "not the look")
     digit = client.post("/predict/", data=encode(render(strokes_named("7-plain"))), content_type="image/png")
     assert digit.status_code == 200 and digit.get_json()["digit"] == 7
+
+
+def test_a_classifier_for_lone_digits_loads_no_number_reader(number_png):
+    # As a batch process loads it (model/service.py, classify_each).
+    classifier = DigitClassifier(runtime="litert", number_inference_threads=1, reads_numbers=False)
+    classifier.load()
+    assert classifier.ready and classifier.number_reader is None
+    with pytest.raises(ModelNotReady, match="read no numbers"):
+        classifier.read_number(number_png)
+    assert classifier.classify(encode(render(strokes_named("7-plain"))))["digit"] == 7
 
 
 # The bad requests of /predict/ get the same errors here: tests/test_app.py tries both.
