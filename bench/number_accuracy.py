@@ -1,6 +1,7 @@
 """How well whole numbers are read: numbers written by writers the model never saw.
 
     .venv/bin/python -m bench.number_accuracy [--count 1000] [--writers validation|training]
+        [--form page|large|small|photo]
 
 Numbers of 2 to 6 digits are composed from one writer's pen digits each
 (handwriting.numbers: one slant and pen a number, a drifting baseline, gaps between the inks
@@ -14,6 +15,9 @@ and digit-count accuracy, overall, by length and by gap, the server's time by le
 writes a contact sheet of misread numbers. `--plain` measures instead the plain approach the
 reader replaced: connected ink, pieces that overlap left to right grouped into one digit, each
 group read by the network as a lone digit.
+
+`--form` sends the same numbers as another program or a camera would (FORMS): drawn three times
+as large or half as large, or photographed, since an image alone is what the reader must read.
 """
 
 import argparse
@@ -24,19 +28,47 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from app import create_app
 from bench.writer_accuracy import loaded_classifier
 from handwriting.numbers import GAPS, by_writer_and_label, numbers_for_writers
 from handwriting.pendigits import read_pendigits, split_by_writer
-from handwriting.render import encode
+from handwriting.render import SENT_SIZE, encode
 from model.loader import DEFAULT_MODEL_DIR
 from model.numbers import measure_line
 from model.preprocessing import ink_of, to_mnist
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHEET_ROWS = 24
+# How each number is sent, and the height it is drawn at (its width is three times that).
+FORMS = {
+    "page": ("PNG, as the page sends it", SENT_SIZE),
+    "large": ("PNG drawn three times as large, as from another program or a larger screen", 3 * SENT_SIZE),
+    "small": ("PNG drawn half as large", SENT_SIZE // 2),
+    "photo": ("JPEG of a photo of it (photographed), three times as large", 3 * SENT_SIZE),
+}
+PHOTO_QUALITY = 80
+
+
+def photographed(image, rng):
+    """A black-on-white drawing as a phone's photo of ink on paper: a little out of focus, the
+    paper grey and lit unevenly (brighter towards one corner), the ink dark grey, sensor noise."""
+    ink = 1.0 - np.asarray(image.filter(ImageFilter.GaussianBlur(image.height / 300)), dtype=np.float64) / 255.0
+    height, width = ink.shape
+    across, down = np.linspace(0.0, 1.0, width), np.linspace(0.0, 1.0, height)
+    if rng.integers(2):
+        across = across[::-1]
+    paper = rng.uniform(150, 200) + rng.uniform(20, 50) * np.outer(0.5 + 0.5 * down, across)
+    pixels = paper * (1.0 - ink) + rng.uniform(30, 80) * ink + rng.normal(0.0, 6.0, ink.shape)
+    return Image.fromarray(pixels.clip(0, 255).round().astype(np.uint8))
+
+
+def sent_as(number, form, rng):
+    """(the bytes, their content type) of a written number sent in the form named (FORMS)."""
+    if form == "photo":
+        return encode(photographed(number.image, rng), format="JPEG", quality=PHOTO_QUALITY), "image/jpeg"
+    return encode(number.image), "image/png"
 
 
 def server_milliseconds(response):
@@ -98,6 +130,9 @@ def main(argv=None):
                         help="whose digits the numbers are made of (default: the validation writers)")
     parser.add_argument("--count", type=int, default=1000, help="how many numbers (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--form", choices=tuple(FORMS), default="page",
+                        help="how each number is sent: " + "; ".join(f"{name}: {description}"
+                                                                  for name, (description, _) in FORMS.items()))
     parser.add_argument("--plain", action="store_true",
                         help="measure the plain approach (connected ink grouped where it overlaps) instead")
     parser.add_argument("--sheet", type=Path, default=RESULTS / "number_misreads.png",
@@ -120,22 +155,27 @@ def main(argv=None):
         training, validation = split_by_writer(read_pendigits(arguments.pendigits))
         digits = validation if arguments.writers == "validation" else training
         started = time.monotonic()
-        numbers = numbers_for_writers(by_writer_and_label(digits), arguments.count, arguments.seed)
+        description, image_height = FORMS[arguments.form]
+        numbers = numbers_for_writers(by_writer_and_label(digits), arguments.count, arguments.seed,
+                                      image_height=image_height)
         writers = sorted({digit.writer for digit in digits})
         print(f"Model {classifier.version} ({classifier.number_inference_threads} LiteRT threads for "
               f"a number's candidates); {len(numbers):,} numbers of 2-6 digits by the {arguments.writers} "
-              f"writers ({', '.join(map(str, writers))}), composed in {time.monotonic() - started:.0f} s\n")
+              f"writers ({', '.join(map(str, writers))}), composed in {time.monotonic() - started:.0f} s; "
+              f"sent as {arguments.form}: {description}, {numbers[0].image.width} x {image_height}\n")
+        photo_rng = np.random.default_rng(arguments.seed)
 
         exact, counted = defaultdict(list), defaultdict(list)
         milliseconds = defaultdict(list)
         misread = []
         for number in numbers:
+            data, content_type = sent_as(number, arguments.form, photo_rng)
             if arguments.plain:
                 started = time.perf_counter()
-                answer = {"number": plain_reading(classifier, encode(number.image)), "digits": []}
+                answer = {"number": plain_reading(classifier, data), "digits": []}
                 milliseconds[len(number.text)].append((time.perf_counter() - started) * 1000)
             else:
-                response = client.post("/predict/number", data=encode(number.image), content_type="image/png")
+                response = client.post("/predict/number", data=data, content_type=content_type)
                 answer = response.get_json()
                 milliseconds[len(number.text)].append(server_milliseconds(response))
             length = len(number.text)

@@ -225,9 +225,11 @@ def line_up(digit_strokes, styles, height, pen_share, line_angle):
     return all_strokes, extents, gaps
 
 
-def numbers_for_writers(digits_by_writer, count, seed, lengths=range(2, 7), gaps=tuple(GAPS)):
+def numbers_for_writers(digits_by_writer, count, seed, lengths=range(2, 7), gaps=tuple(GAPS),
+                        image_height=SENT_SIZE):
     """`count` numbers, each by one writer (chosen at random) with random digits, every length
-    and kind of gap equally often, the same every run for the same seed."""
+    and kind of gap equally often, the same every run for the same seed (whatever the height of
+    the images they are drawn in)."""
     rng = np.random.default_rng(seed)
     writers = sorted(digits_by_writer)
     numbers = []
@@ -238,7 +240,7 @@ def numbers_for_writers(digits_by_writer, count, seed, lengths=range(2, 7), gaps
         by_label = digits_by_writer[writer]
         labels = [int(label) for label in rng.choice(sorted(by_label), size=length)]
         chosen = [by_label[label][rng.integers(len(by_label[label]))] for label in labels]
-        numbers.append(compose_number(chosen, rng, gap=gap))
+        numbers.append(compose_number(chosen, rng, gap=gap, image_height=image_height))
     return numbers
 
 

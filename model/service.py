@@ -375,7 +375,7 @@ class DigitClassifier:
             answers.append({
                 "digit": answer["digit"], "confidence": answer["confidence"],
                 "probabilities": answer["probabilities"], "unsure": answer["unsure"],
-                "box": read.group.box, "input_image": answer["input_image"],
+                "box": read.box, "input_image": answer["input_image"],
             })
         return {
             "number": "".join(str(answer["digit"]) for answer in answers),

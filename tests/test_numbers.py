@@ -12,8 +12,8 @@ from handwriting.pendigits import read_pendigits, split_by_writer
 from handwriting.render import SENT_SIZE
 from model.loader import ModelFilesError
 from model.numbers import (
-    CORE_LEVEL, EIGHT_CONNECTED, NUMBER_LOOK_FILE, NUMBER_READER_FILE, WIDEST_WHOLE, CutWindow, GroupJudge,
-    NumberReader, crossing_cost, cut_where_thin, measure_line, whole_piece,
+    CORE_LEVEL, EIGHT_CONNECTED, NUMBER_LOOK_FILE, NUMBER_READER_FILE, PAD_HEIGHT, WIDEST_WHOLE, CutWindow,
+    GroupJudge, NumberReader, box_scaled, crossing_cost, cut_where_thin, measure_line, whole_piece,
 )
 from model.preprocessing import ink_of, to_ink, to_mnist
 from tests.strokes import STROKE_DIGITS, encode, line, render, strokes_named
@@ -254,6 +254,27 @@ def test_a_lone_digit_reads_as_predict_reads_it(reader, classifier):
         digits = reader.read(ink_of(data), classifier.predict)
         assert len(digits) == 1, name
         assert np.allclose(digits[0].probabilities, answer["probabilities"], atol=1e-5), name
+
+
+@pytest.mark.parametrize("names, gaps", [
+    (["3-round", "5-one-stroke"], [-0.03]),  # touching: cut
+    (["4-closed", "1-plain", "7-crossed", "0-oval"], [0.3, 0.2, 0.05]),  # two-stroke digits kept whole
+])
+def test_a_number_in_an_image_lower_than_the_pad_is_read_enlarged(reader, classifier, names, gaps):
+    small = written(names, gaps, image_height=PAD_HEIGHT // 2)
+    text, digits = read(reader, classifier, small.image)
+    assert text == small.text
+    for reading, box in zip(digits, small.boxes):
+        # Read at the pad's height, each box given in the pixels of the image sent.
+        assert reading.group.box[3] > 1.8 * reading.box[3]
+        assert reading.box == pytest.approx(box, abs=2)
+
+
+def test_a_box_scaled_has_its_edges_at_the_nearest_pixel_edges():
+    assert box_scaled([10, 5, 3, 4], 2.5, (100, 100)) == [25, 13, 8, 10]  # edges at 25, 12.5, 32.5, 22.5
+    assert box_scaled([10, 5, 3, 4], 2.5, (20, 30)) == [25, 13, 5, 7]  # cut to the image
+    assert box_scaled([9, 3, 1, 1], 0.25, (40, 40)) == [2, 1, 1, 1]  # never empty
+    assert box_scaled([0, 0, 7, 7], 1.0, (7, 7)) == [0, 0, 7, 7]
 
 
 def test_a_speck_beside_the_number_is_left_out(reader, classifier):

@@ -78,6 +78,14 @@ def test_boxes_are_in_the_pixels_of_the_image_sent_whatever_its_size(client, num
         assert digit["box"] == pytest.approx([2 * value for value in box], abs=4)
 
 
+def test_an_image_lower_than_the_pad_is_read_with_boxes_in_its_own_pixels(client, number):
+    small = number.image.resize((number.image.width // 2, number.image.height // 2), Image.Resampling.LANCZOS)
+    body = assert_number(client.post("/predict/number", data=encode(small), content_type="image/png"),
+                         "2037", small.size)
+    for digit, box in zip(body["digits"], number.boxes):
+        assert digit["box"] == pytest.approx([value / 2 for value in box], abs=2)
+
+
 def test_a_photo_like_jpeg_of_light_ink_on_dark_paper_is_read(client, number):
     inverted = Image.eval(number.image, lambda level: 255 - level).convert("RGB")
     body = client.post("/predict/number", data=encode(inverted, format="JPEG", quality=85),
