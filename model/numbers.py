@@ -289,19 +289,9 @@ class NumberReader:
         (N, 28, 28) to probabilities (N, 10). An image lower than the pad is read enlarged, each
         box given in its own pixels."""
         factor = min(ENLARGED_AT_MOST, PAD_HEIGHT / ink.shape[0])
-        if factor > 1:
-            enlarged = np.array(Image.fromarray(ink).resize(
-                (round(ink.shape[1] * factor), round(ink.shape[0] * factor)), Image.Resampling.LANCZOS
-            ))
-            # Resampling leaves a faint halo around the strokes, which to_ink would call noise.
-            enlarged[enlarged < NOISE_LEVEL] = 0
-            readings = self._read_line(measure_line(enlarged), predict)
-            for reading in readings:
-                reading.box = box_scaled(reading.group.box, 1 / factor, ink.shape)
-            return readings
-        readings = self._read_line(measure_line(ink), predict)
+        readings = self._read_line(measure_line(enlarged(ink, factor) if factor > 1 else ink), predict)
         for reading in readings:
-            reading.box = reading.group.box
+            reading.box = box_scaled(reading.group.box, 1 / factor, ink.shape) if factor > 1 else reading.group.box
         return readings
 
     def _read_line(self, line, predict):
@@ -425,6 +415,16 @@ def measure_line(ink):
     weights = np.concatenate([values for _, _, values in strokes]).astype(np.float64)
     return Line(height=height, slant=slant_of(strokes), middle=float(weights @ all_rows / weights.sum()),
                 strokes=strokes)
+
+
+def enlarged(ink, factor):
+    """The ink `factor` times as large (LANCZOS), without the faint halo resampling leaves around
+    the strokes, which to_ink would call noise."""
+    larger = np.array(Image.fromarray(ink).resize(
+        (round(ink.shape[1] * factor), round(ink.shape[0] * factor)), Image.Resampling.LANCZOS
+    ))
+    larger[larger < NOISE_LEVEL] = 0
+    return larger
 
 
 def box_scaled(box, factor, shape):
