@@ -1,6 +1,9 @@
 # One command to start the app, one to run the tests; both set up what they need first.
-#   make run      # http://127.0.0.1:8000, served by gunicorn as in the Procfile
-#   make test     # the whole pytest suite, browser tests included
+#   make run        # http://127.0.0.1:8000, served by gunicorn as in the Procfile
+#   make test       # everything: the docs build, the page's unit tests (node) and all of pytest
+#   make test-fast  # the unit and API tests, under 2 minutes
+#   make model      # the committed model's recipe, three stages (needs MNIST_PATH, PENDIGITS_PATH)
+#   make docs       # the documentation site, built into site/ (links checked)
 
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
@@ -8,18 +11,21 @@ PORT ?= 8000
 # On a Debian machine without internet Playwright cannot fetch its browser: use Debian's.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test system-packages clean
+.PHONY: run test test-fast test-python test-js model system-packages clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 
-$(VENV)/.runtime-installed: requirements.txt | $(VENV)/bin/python
+# The project itself is installed too (editable), so its packages import from anywhere.
+$(VENV)/.runtime-installed: requirements.txt pyproject.toml | $(VENV)/bin/python
 	$(PYTHON) -m pip install --quiet -r requirements.txt
+	$(PYTHON) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.test-installed: requirements.txt requirements-test.txt | $(VENV)/bin/python
+$(VENV)/.test-installed: requirements.txt requirements-test.txt pyproject.toml | $(VENV)/bin/python
 	$(PYTHON) -m pip install --quiet -r requirements-test.txt
+	$(PYTHON) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@ $(VENV)/.runtime-installed
 
 # The Procfile's two steps: the release phase (database migrations), then the web process.
@@ -47,8 +53,35 @@ system-packages: $(VENV)/.test-installed
 	fi; \
 	[ -x $(CHROMIUM) ] && echo "Using $(CHROMIUM)" || true
 
-test: system-packages
+test: docs test-js test-python
+
+test-python: system-packages
 	$(PYTHON) -m pytest
 
+# The fast subset: no browser, no server processes, no training runs.
+test-fast: $(VENV)/.test-installed
+	$(PYTHON) -m pytest tests/unit tests/api -m "not slow and not e2e"
+
+# The page's pure modules (static/js), with node's own test runner.
+test-js:
+	node --test tests/js/
+
+# The committed model's recipe: three runs, each continuing from the one before with milder
+# distortion, more drawings of the pen digits and a lower learning rate; the last keeps an
+# exponential moving average of the weights (docs/training.md). About 50 minutes on 2 CPU cores.
+MODEL_STAGES ?= /tmp/digitpad-model-stages
+model: $(VENV)/.test-installed
+	$(PYTHON) train_mnist.py --filters 24 --epochs 16 --pen-drawings 6 --out $(MODEL_STAGES)/1 --verbose 2
+	$(PYTHON) train_mnist.py --initial-model $(MODEL_STAGES)/1 --epochs 5 --learning-rate 2e-4 \
+		--distortion 0.5 --pen-drawings 10 --out $(MODEL_STAGES)/2 --verbose 2
+	$(PYTHON) train_mnist.py --initial-model $(MODEL_STAGES)/2 --epochs 5 --learning-rate 1e-4 \
+		--distortion 0.3 --pen-drawings 10 --ema 0.999 --verbose 2
+
 clean:
-	rm -rf $(VENV) test-artifacts .pytest_cache .hypothesis
+	rm -rf $(VENV) test-artifacts .pytest_cache .hypothesis site
+
+# The documentation site: docs/ built into site/ with MkDocs (Material theme); links checked.
+#   .venv/bin/mkdocs serve    # the same site at http://127.0.0.1:8000 while you edit
+.PHONY: docs
+docs: $(VENV)/.test-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict

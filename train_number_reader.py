@@ -13,11 +13,11 @@ holds at least 80 % of that digit's ink), fits the judge on four numbers in five
 fifth chooses the bonus per digit with which the reader, as it serves, reads the most numbers
 exactly. The judge is a Keras network of one hidden layer over the group's
 features (model.numbers.FEATURES); its weights are written as JSON, which the server evaluates
-in NumPy. One of the features is the look's: a small convolutional network that tells from a
+in NumPy. One of the features is the whole-digit check's: a small convolutional network that tells from a
 group's 28x28 image whether it is one whole digit, fitted first on the same groups and written
-as LiteRT (model/number_look.tflite, beside the JSON). The judge is fitted on what looks fitted
-on the other half of the numbers make of each group, so that it trusts the look as much as it
-deserves on groups the look has not seen.
+as LiteRT (model/whole_digit_check.tflite, beside the JSON). The judge is fitted on what checks fitted
+on the other half of the numbers make of each group, so that it trusts the whole-digit check as much as it
+deserves on groups the whole-digit check has not seen.
 """
 
 import argparse
@@ -34,22 +34,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
+from handwriting.datasets import file_sha256, pendigits_path  # noqa: E402
 from handwriting.numbers import by_writer_and_label, numbers_for_writers  # noqa: E402
 from handwriting.pendigits import read_pendigits, split_by_writer  # noqa: E402
 from handwriting.render import encode  # noqa: E402
+from model.classifier import DigitClassifier  # noqa: E402
 from model.loader import DEFAULT_MODEL_DIR, litert_flatbuffer, write_atomically  # noqa: E402
-from model.numbers import (  # noqa: E402
-    FEATURES,
-    NUMBER_LOOK_FILE,
-    NUMBER_READER_FILE,
-    GroupJudge,
-    NumberReader,
-    group_features,
-    look_runtime,
-)
+from model.number_answers import number_digits  # noqa: E402
+from model.number_judge import FEATURES, WHOLE_DIGIT_CHECK_FILE, NUMBER_READER_FILE, GroupJudge, group_features, whole_digit_check_runtime  # noqa: E402
+from model.numbers import NumberReader  # noqa: E402
 from model.preprocessing import ink_of, to_model_input  # noqa: E402
-from model.service import DigitClassifier  # noqa: E402
-from train_mnist import file_sha256, pendigits_path  # noqa: E402
 
 HIDDEN_UNITS = 24
 LOOK_BATCH_SIZE = 128
@@ -69,7 +63,7 @@ def parse_arguments(argv=None):
     parser.add_argument("--model-dir", default=DEFAULT_MODEL_DIR, help="the digit network the reader uses")
     parser.add_argument("--count", type=int, default=6000, help="numbers to write (default 6000)")
     parser.add_argument("--epochs", type=int, default=40, help="the judge's epochs (default 40)")
-    parser.add_argument("--look-epochs", type=int, default=6, help="the look's epochs (default 6)")
+    parser.add_argument("--check-epochs", type=int, default=6, help="the whole-digit check's epochs (default 6)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=NUMBER_READER_FILE, help="where to write the judge")
     return parser.parse_args(argv)
@@ -103,7 +97,7 @@ def labelled_candidates(numbers, reader, predict):
     return listed
 
 
-def look_table(listed):
+def check_table(listed):
     """Every group's 28x28 image and whether it is one digit: (images, targets)."""
     images = [reading.digit_image for read, _, _ in listed for reading in read.values()]
     targets = [labels[key] for read, _, labels in listed for key in read]
@@ -124,7 +118,7 @@ def feature_table(listed):
 # ---------------------------------------------------------------------------------------------
 
 
-def look_network():
+def check_network():
     """Whether a 28x28 group is one whole digit, as a logit: a small convolutional network (23 k
     weights), which sees what the digit network, sure of an 8 with a 1 touching it, does not."""
     return keras.Sequential([
@@ -141,24 +135,24 @@ def look_network():
     ])
 
 
-def fit_look(listed, epochs, seed):
+def fit_whole_digit_check(listed, epochs, seed):
     keras.utils.set_random_seed(seed)
-    images, targets = look_table(listed)
-    network = look_network()
+    images, targets = check_table(listed)
+    network = check_network()
     network.compile(optimizer=keras.optimizers.Adam(2e-3), loss=keras.losses.BinaryCrossentropy(from_logits=True))
     network.fit(to_model_input(images), targets, batch_size=LOOK_BATCH_SIZE, epochs=epochs, verbose=0, shuffle=True)
     return network
 
 
-def set_looks(listed, look):
-    """Give every group of these numbers the look's logit (`look`: digits to logits)."""
+def set_checks(listed, check):
+    """Give every group of these numbers the whole-digit check's logit (`check`: digits to logits)."""
     for read, _, _ in listed:
         readings = list(read.values())
-        for reading, logit in zip(readings, look(np.stack([reading.digit_image for reading in readings]))):
-            reading.look = float(logit)
+        for reading, logit in zip(readings, check(np.stack([reading.digit_image for reading in readings]))):
+            reading.whole_digit_check = float(logit)
 
 
-def keras_look(network):
+def keras_check(network):
     return lambda digits: np.asarray(network.predict_on_batch(to_model_input(digits)))[:, 0]
 
 
@@ -187,7 +181,7 @@ def exact_share(numbers, judge, classifier):
     """How many of the numbers the reader, as it serves, reads exactly with this judge."""
     reader, exact = NumberReader(judge), []
     for number in numbers:
-        _, probabilities = classifier.number_digits(ink_of(encode(number.image)), reader)
+        _, probabilities = number_digits(classifier, ink_of(encode(number.image)), reader)
         exact.append("".join(map(str, probabilities.argmax(axis=1))) == number.text)
     return np.mean(exact)
 
@@ -216,30 +210,30 @@ def main(argv=None):
     print(f"{len(numbers):,} numbers by {len({digit.writer for digit in training})} training writers, "
           f"{sum(len(read) for read, _, _ in fitting):,} groups to judge, {time.monotonic() - started:.0f} s")
 
-    # The look: each half of the fitting numbers' groups looked at by a look fitted on the other
-    # half, for the judge to learn from; then the look that serves, fitted on all of them.
+    # The whole-digit check: each half of the fitting numbers' groups looked at by a look fitted on the other
+    # half, for the judge to learn from; then the whole-digit check that serves, fitted on all of them.
     halves = (fitting[0::2], fitting[1::2])
     for half, other in zip(halves, reversed(halves)):
-        set_looks(half, keras_look(fit_look(other, arguments.look_epochs, arguments.seed)))
-    look_model = litert_flatbuffer(fit_look(fitting, arguments.look_epochs, arguments.seed))
-    look = look_runtime(look_model)
-    set_looks(listed[:held_out], look)
-    print(f"the look fitted, {time.monotonic() - started:.0f} s")
+        set_checks(half, keras_check(fit_whole_digit_check(other, arguments.check_epochs, arguments.seed)))
+    check_model = litert_flatbuffer(fit_whole_digit_check(fitting, arguments.check_epochs, arguments.seed))
+    check = whole_digit_check_runtime(check_model)
+    set_checks(listed[:held_out], check)
+    print(f"the whole-digit check fitted, {time.monotonic() - started:.0f} s")
 
     features, targets = feature_table(fitting)
     settings = fit_judge(features, targets, arguments.epochs, arguments.seed)
     held_out_features, held_out_targets = feature_table(listed[:held_out])
-    held_out_look = held_out_features[:, FEATURES.index("look")]
-    judged = GroupJudge(settings, look).log_probabilities(held_out_features)
+    held_out_check = held_out_features[:, FEATURES.index("whole-digit check")]
+    judged = GroupJudge(settings, check).log_probabilities(held_out_features)
     accuracy = {
-        "look": float(np.mean((held_out_look > 0) == held_out_targets)),
+        "whole_digit_check": float(np.mean((held_out_check > 0) == held_out_targets)),
         "judge": float(np.mean((judged > np.log(0.5)) == held_out_targets)),
     }
-    print(f"held-out groups one digit or not: the look alone {accuracy['look']:.1%}, the judge {accuracy['judge']:.1%}")
+    print(f"held-out groups one digit or not: the whole-digit check alone {accuracy['whole_digit_check']:.1%}, the judge {accuracy['judge']:.1%}")
     shares = {}
     for bonus in DIGIT_BONUSES:
         settings["digit_bonus"] = bonus
-        shares[bonus] = exact_share(numbers[:held_out], GroupJudge(settings, look), classifier)
+        shares[bonus] = exact_share(numbers[:held_out], GroupJudge(settings, check), classifier)
     for bonus, share in shares.items():
         print(f"digit bonus {bonus:4.2f}: {share:.1%} of {held_out} held-out numbers read exactly")
     settings["digit_bonus"] = max(shares, key=shares.get)
@@ -252,14 +246,14 @@ def main(argv=None):
         "held_out_numbers": held_out, "held_out_exact": round(float(shares[settings["digit_bonus"]]), 4),
         "held_out_groups_accuracy": {name: round(value, 4) for name, value in accuracy.items()},
     }
-    look_path = arguments.out.with_name(NUMBER_LOOK_FILE)
-    settings["look"] = {"file": look_path.name, "sha256": hashlib.sha256(look_model).hexdigest(),
-                        "epochs": arguments.look_epochs}
-    # The look first: the judge names it by its SHA-256.
+    check_path = arguments.out.with_name(WHOLE_DIGIT_CHECK_FILE)
+    settings["whole_digit_check"] = {"file": check_path.name, "sha256": hashlib.sha256(check_model).hexdigest(),
+                        "epochs": arguments.check_epochs}
+    # The whole-digit check first: the judge names it by its SHA-256.
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(look_path, look_model)
+    write_atomically(check_path, check_model)
     write_atomically(arguments.out, json.dumps(settings, indent=1).encode())
-    print(f"digit bonus {settings['digit_bonus']}; wrote {arguments.out} and {look_path.name} "
+    print(f"digit bonus {settings['digit_bonus']}; wrote {arguments.out} and {check_path.name} "
           f"in {time.monotonic() - started:.0f} s")
 
 

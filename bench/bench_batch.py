@@ -21,11 +21,11 @@ import requests
 
 from bench.bench_serving import drive
 from handwriting.render import SENT_SIZE
+from harness.servers import procfile_server, worker_pids
+from harness.strokes import STROKE_DIGITS, encode, render
 from model.loader import DEFAULT_MODEL_DIR, load_litert, load_network
 from model.preprocessing import to_model_input
-from model.service import KerasInference, LiteRTInference, available_cores
-from tests.procfile_server import procfile_server, worker_pids
-from tests.strokes import STROKE_DIGITS, encode, render
+from model.runtimes import KerasInference, LiteRTInference, available_cores
 
 NETWORK_BATCHES = (1, 32, 1000, 10000)
 

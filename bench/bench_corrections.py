@@ -24,9 +24,9 @@ import numpy as np
 from sqlalchemy import create_engine, text
 
 from handwriting.render import SENT_SIZE
-from tests.postgres import postgres_server
-from tests.procfile_server import procfile_server
-from tests.strokes import STROKE_DIGITS, encode, render
+from harness.postgres import postgres_server
+from harness.servers import procfile_server
+from harness.strokes import STROKE_DIGITS, encode, render
 from web.database import sqlalchemy_url
 
 

@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import requests
 
+from harness.model_folders import copy_of_committed_model
+from harness.postgres import postgres_server
+from harness.servers import ROOT, procfile_server, run_release_phase
+from harness.strokes import encode, render, strokes_named
 from model.loader import DEFAULT_MODEL_DIR, read_metadata
-from tests.model_folders import copy_of_committed_model
-from tests.postgres import postgres_server
-from tests.procfile_server import ROOT, procfile_server, run_release_phase
-from tests.strokes import encode, render, strokes_named
 
 SEVEN_PNG = encode(render(strokes_named("7-crossed")))
 LATE_AFTER_S = 5.0

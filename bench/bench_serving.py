@@ -24,17 +24,17 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from handwriting.render import SENT_SIZE
-from model.loader import load_network
-from model.preprocessing import decode_data_url, to_model_input
-from model.service import DigitClassifier
-from tests.procfile_server import (
+from harness.servers import (
     cpu_seconds,
     gunicorn_command,
     procfile_server,
     resident_megabytes,
     worker_pids,
 )
-from tests.strokes import STROKE_DIGITS, encode, render
+from harness.strokes import STROKE_DIGITS, encode, render
+from model.classifier import DigitClassifier
+from model.loader import load_network
+from model.preprocessing import decode_data_url, to_model_input
 
 
 def drawn_digit_bodies():

@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.bench_serving import drawn_digit_bodies, drive
-from tests.procfile_server import ROOT, gunicorn_command, procfile_server, procfile_web_command, worker_pids
+from harness.servers import ROOT, gunicorn_command, procfile_server, procfile_web_command, worker_pids
 
 SLOW_BODY_BYTES = 100_000
 TRICKLE_INTERVAL_S = 1.0

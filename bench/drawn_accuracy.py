@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.drawn_accuracy [--model-dir model]
 
-Every example in tests/strokes.py is drawn with mouse strokes on the page, at four sizes and
+Every example in harness/strokes.py is drawn with mouse strokes on the page, at four sizes and
 places (as drawn, small, large, small and off-centre). The digit the page shows is digitpad's
 answer, and the probability it gave the right digit measures its margin; the canvas's own PNG
 is then also shrunk whole to 28x28, as the original tutorial did, and given to the same network:
@@ -17,11 +17,11 @@ import numpy as np
 from playwright.sync_api import sync_playwright
 
 from bench.writer_accuracy import loaded_classifier
+from harness.apps import serving_in_background
+from harness.browser import DESKTOP, chromium_launch_options, draw_with_mouse, expect_state
+from harness.strokes import STROKE_DIGITS
 from model.loader import DEFAULT_MODEL_DIR
 from model.preprocessing import decode_data_url, naive_resize
-from tests.conftest import DESKTOP, chromium_launch_options, serving_in_background
-from tests.strokes import STROKE_DIGITS
-from tests.test_e2e import draw_with_mouse, expect_state
 
 VARIANTS = {
     "as drawn": (1.0, (0.0, 0.0)),

@@ -8,7 +8,7 @@ with random size, place, slant and pen, the same every run), sent through the se
 preprocessing and classified by the model folder as the server runs it (LiteRT on a CPU). It
 prints accuracy overall, per digit and per writer, the ten most frequent confusions, with a
 contact sheet of examples (what the network saw), and the MNIST test accuracy; overall and on
-MNIST also the network alone, without the server's second look at the images it is unsure of
+MNIST also the network alone, without the server's test-time augmentation at the images it is unsure of
 (model/service.py), with how many images got one. Any model
 folder works, the committed one of any earlier version too, so before and after is one
 command each.
@@ -29,8 +29,8 @@ from handwriting.pendigits import (
     split_by_writer,
     validation_drawings,
 )
+from model.classifier import DigitClassifier
 from model.loader import DEFAULT_MODEL_DIR
-from model.service import DigitClassifier
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EXAMPLES_PER_CONFUSION = 8
@@ -56,12 +56,12 @@ def contact_sheet(confusions, images, labels, predicted):
     return sheet
 
 
-def without_second_look(classifier, alone, labels):
+def without_test_time_augmentation(classifier, alone, labels):
     """A line with the accuracy of the network alone, and how many images the server would
     look at again."""
-    looked_again = float((alone.max(axis=1) < classifier.second_look_below).mean())
-    return (f"  network alone {(alone.argmax(axis=1) == labels).mean():.2%}  (a second look at "
-            f"{looked_again:.1%} of the images, those under {classifier.second_look_below:.0%} sure)")
+    looked_again = float((alone.max(axis=1) < classifier.tta_below).mean())
+    return (f"  network alone {(alone.argmax(axis=1) == labels).mean():.2%}  (test-time augmentation of "
+            f"{looked_again:.1%} of the images, those under {classifier.tta_below:.0%} sure)")
 
 
 def loaded_classifier(parser, model_dir, **settings):
@@ -92,7 +92,7 @@ def main(argv=None):
     images, labels, writers = validation_drawings(validation)
     # LiteRT takes the whole set as one batch (a few megabytes of pixels).
     alone = classifier.network_alone(images)
-    predicted = classifier.second_look(images, alone).argmax(axis=1)
+    predicted = classifier.test_time_augmented(images, alone).argmax(axis=1)
     report = accuracy_report(labels, predicted, writers)
 
     print(f"Model {classifier.version} ({classifier.runtime}), {arguments.model_dir}")
@@ -100,7 +100,7 @@ def main(argv=None):
     print(f"Validation writers {writer_names}: {len(validation):,} digits, "
           f"{report['images']:,} drawings\n")
     print(f"overall         {report['accuracy']:.2%}  ({int((labels != predicted).sum())} wrong)")
-    print(without_second_look(classifier, alone, labels))
+    print(without_test_time_augmentation(classifier, alone, labels))
     print("per digit       " + percentages(enumerate(report["per_digit"])))
     by_accuracy = sorted(report["per_writer"].items(), key=lambda item: item[1])
     (worst, lowest), (best, highest) = by_accuracy[0], by_accuracy[-1]
@@ -123,10 +123,10 @@ def main(argv=None):
         with np.load(arguments.data) as mnist:
             x_test, y_test = mnist["x_test"], mnist["y_test"]
         alone = classifier.network_alone(x_test)
-        mnist_accuracy = float((classifier.second_look(x_test, alone).argmax(axis=1) == y_test).mean())
+        mnist_accuracy = float((classifier.test_time_augmented(x_test, alone).argmax(axis=1) == y_test).mean())
         errors = int(round((1 - mnist_accuracy) * len(y_test)))
         print(f"\nMNIST test      {mnist_accuracy:.2%}  ({errors} errors in {len(y_test):,})")
-        print(without_second_look(classifier, alone, y_test))
+        print(without_test_time_augmentation(classifier, alone, y_test))
     else:
         print("\nMNIST test      not measured (give --data or set MNIST_PATH)")
 

@@ -8,7 +8,7 @@ brings a lone digit (the same smoothing and drawing), and draws it with the page
 (handwriting.render) at the size the page sends. It also knows where each digit's ink is, which
 is what a reader of the image must find.
 
-The number pad is NUMBER_PAD_ASPECT times as wide as it is high (static/app.js). Its strokes
+The number pad is NUMBER_PAD_ASPECT times as wide as it is high (static/js). Its strokes
 are in units of the pad's height with the unit square centred on the pad, the frame that
 handwriting.render draws a wide image in.
 """
@@ -19,10 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from handwriting.pendigits import Drawing, page_strokes
-from handwriting.render import PEN_WIDTH_SHARE, SENT_SIZE, render
+from handwriting.render import render
+from model.pad import NUMBER_PAD_ASPECT, PEN_WIDTH_SHARE, SENT_SIZE
 
-# static/app.js: the number pad's width over its height; the page sends it SENT_SIZE pixels high.
-NUMBER_PAD_ASPECT = 3
 # Gaps between neighbouring digits' inks, in digit heights, by how a person spaces them. A
 # negative gap overlaps the pens' edges: the digits touch. A number of each kind has one gap of
 # that kind, and its other gaps are as such a writer leaves them: a number with two digits that

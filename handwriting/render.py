@@ -1,11 +1,11 @@
-"""Draw pen strokes exactly the way digitpad's page draws them (static/app.js).
+"""Draw pen strokes exactly the way digitpad's page draws them (static/js).
 
 The page keeps each stroke as points in fractions of the pad's side and draws it with the
 canvas's 2D API: a round pen `PEN_WIDTH_SHARE` of the pad wide, round caps and joins,
 anti-aliased, black on white, the path running through the midpoints between samples and
 bending towards each sample (`quadraticCurveTo`), a lone point drawn as a dot. Chromium's canvas
 is drawn by Skia, so this module draws with Skia too (skia-python): the same path operations
-give the same pixels, up to anti-aliasing details (tests/test_render.py compares the two).
+give the same pixels, up to anti-aliasing details (tests/browser/test_render_on_page.py compares the two).
 
 This is the one stroke renderer of the project: the training script renders other writers'
 pen strokes with it, the benchmarks and the tests draw their digits with it.
@@ -17,10 +17,7 @@ import numpy as np
 import skia
 from PIL import Image
 
-# static/app.js: the pen's width as a share of the pad's side, and the side of the copy of the
-# drawing that the page sends to the server.
-PEN_WIDTH_SHARE = 1 / 14
-SENT_SIZE = 112
+from model.pad import PEN_WIDTH_SHARE, SENT_SIZE  # noqa: F401 (the page's pen and size; callers import them here)
 
 
 def render(strokes, size=SENT_SIZE, pen_fraction=PEN_WIDTH_SHARE, scale=1.0, offset=(0.0, 0.0)):

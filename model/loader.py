@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import tempfile
-import threading
 from pathlib import Path
 
 ARCHITECTURE_FILE = "model.json"
@@ -129,34 +128,6 @@ def litert_interpreter(model, threads=1):
         raise ModelFilesError(f"{LITERT_FILE} is not a LiteRT model: {error}") from error
 
 
-class LiteRTInference:
-    """A LiteRT model (model.tflite, or the number reader's look) through its interpreter
-    (XNNPACK kernels on the CPU): a float32 batch in, the model's outputs for it out."""
-
-    runtime = "litert"
-    device = "cpu"
-
-    def __init__(self, interpreter, threads=1):
-        self._interpreter = interpreter
-        self.threads = threads
-        self._input = interpreter.get_input_details()[0]["index"]
-        self._output = interpreter.get_output_details()[0]["index"]
-        self._batch_size = None
-        # One interpreter is not safe to call from two threads at once.
-        self._lock = threading.Lock()
-
-    def __call__(self, batch):
-        with self._lock:
-            if batch.shape[0] != self._batch_size:
-                self._interpreter.resize_tensor_input(self._input, batch.shape)
-                self._interpreter.allocate_tensors()
-                self._batch_size = batch.shape[0]
-            self._interpreter.set_tensor(self._input, batch)
-            self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output).copy()
-
-    def describe(self):
-        return {"runtime": self.runtime, "device": self.device, "threads": self.threads}
 
 
 def load_litert(directory=DEFAULT_MODEL_DIR, threads=1):

@@ -6,9 +6,9 @@ separate flag), and one piece may be two digits that touch. So every plausible g
 neighbouring pieces is brought to MNIST's form, as a lone digit is, and read by the network in
 one batch; a small judge (a two-layer network over the group's shape and the reading: how sure
 the network is, how wide and high the group is against the line, whether it joins strokes that
-do not overlap or cuts connected ink, and what the look, a small convolutional network, makes
+do not overlap or cuts connected ink, and what the whole-digit check, a small convolutional network, makes
 of the group's 28x28 image: the digit network reads two touching digits as one as surely as a
-digit, the look sees a bar beside an 8; `train_number_reader.py` fits both on writers the
+digit, the whole-digit check sees a bar beside an 8; `train_number_reader.py` fits both on writers the
 digit network was trained on) says how likely each group is one whole digit, and the grouping the
 judge likes best is the answer (dynamic programming along the line). Pieces with a gap between
 them (along the line, the slant taken out) are never one digit, unless one is small and near
@@ -27,27 +27,21 @@ An image lower than the page's number pad is read enlarged to the pad's height (
 settings were fitted on the pad's drawings), its boxes given in the image's own pixels.
 
 Everything here is pure: arrays in, arrays out; the network is the `predict` function given,
-and the look the judge's.
+and the whole-digit check the judge's.
 """
 
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from model.loader import LiteRTInference, ModelFilesError, litert_interpreter
-from model.preprocessing import NOISE_LEVEL, to_mnist, to_model_input
+from model.number_cuts import CORE_LEVEL, EIGHT_CONNECTED, CutWindow, cut_once, cut_where_thin, slant_of, whole_piece
+from model.number_judge import group_features
+from model.pad import SENT_SIZE
+from model.preprocessing import NOISE_LEVEL, to_mnist
 
-NUMBER_READER_FILE = Path(__file__).resolve().parent / "number_reader.json"
-# The look's LiteRT model, beside number_reader.json (which records its SHA-256).
-NUMBER_LOOK_FILE = "number_look.tflite"
-EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
-CORE_LEVEL = 128  # of the ink (0..255): pixels this dark or darker are the strokes' core
 # More pieces than this are not a number written on a pad: the largest ones are kept.
 MOST_PIECES = 48
 # A piece may be cut where it is wider than this many line heights (two 1s that touch are
@@ -57,18 +51,6 @@ JUDGED_SURE = 0.8
 # Pieces wider than WIDE line heights are tried cut unless the judge is surer than this.
 WIDE = 0.8
 JUDGED_SURE_WIDE = 0.95
-# Where a wide piece may be cut: near the thinnest places of its ink along the line, no closer
-# than CUT_MARGIN line heights to its ends or to another cut; and, cut once, from starts every
-# CUT_STEP line heights.
-CUT_MARGIN = 0.1
-CUT_STEP = 0.075
-# Two ways to cut once that put all but this share of the pixels on the same sides are one.
-NEARLY_THE_SAME = 0.03
-# How far a cut may bend away from the straight line along the slant, in line heights.
-CUT_REACH = 0.3
-# Ink deeper inside than half the pen's width costs a cut less to cross, nothing from
-# 1 + RUN_TOGETHER_SPAN half pen widths deep: the middle of two strokes that run together.
-RUN_TOGETHER_SPAN = 0.3
 # Groups tried as one digit: up to this many pieces and this many line heights wide, or whole
 # connected strokes up to WIDEST_WHOLE (some people write a 0 half as wide again as it is high).
 MOST_PIECES_A_DIGIT = 8
@@ -86,25 +68,10 @@ SPECK_COST = 2.0
 # most ENLARGED_AT_MOST times): the reader was fitted on the pad's drawings, and some of its
 # measures are in pixels (the reach of the ink's faint edges, a cut's cost of leaving its line).
 # Half as high, the training writers' numbers read 96.3 % exactly as they came, 98.3 % enlarged.
-PAD_HEIGHT = 112  # static/app.js sends the number pad this many pixels high
+PAD_HEIGHT = SENT_SIZE  # the page sends the number pad this many pixels high
 ENLARGED_AT_MOST = 4.0
 
 
-@dataclass(eq=False)  # One piece is equal only to itself (its pixels are arrays).
-class Piece:
-    rows: np.ndarray
-    columns: np.ndarray
-    values: np.ndarray  # the ink (uint8) at each pixel
-    key: tuple  # (component, part): part -1 for a whole connected stroke of ink
-    left: float  # extent along the line, the slant taken out
-    right: float
-    centre: float
-    top: int
-    bottom: int
-
-    @property
-    def component(self):
-        return self.key[0]
 
 
 @dataclass(eq=False)
@@ -168,7 +135,7 @@ class Reading:
     group: Group
     digit_image: np.ndarray  # the network's 28x28 input
     probabilities: np.ndarray
-    look: float = 0.0  # the look's logit that the image is one whole digit
+    whole_digit_check: float = 0.0  # the whole-digit check's logit that the image is one whole digit
     log_judged: float = 0.0
     box: list = None  # [x, y, width, height] of its ink in the pixels of the image read (read() sets it)
 
@@ -179,84 +146,12 @@ class Reading:
 
 # --- The judge -------------------------------------------------------------------------------
 
-FEATURES = (
-    "log p", "log p - log p second", "width", "height", "width over 0.9", "height under 0.55",
-    "pieces", "components", "cuts at its ends", "largest gap inside", "has a gap inside",
-    "whole components", "whole components x components", "least overlap of its components",
-    "components overlap under 0.3",
-    *(f"width if {digit}" for digit in range(10)), *(f"read as {digit}" for digit in range(10)), "look",
-)
 
 
-def group_features(reading, line_height):
-    """The judge's inputs for one group (FEATURES, in that order)."""
-    group = reading.group
-    ranked = np.sort(reading.probabilities)[::-1]
-    log_best, log_second = np.log(np.maximum(ranked[:2], 1e-9))
-    width, height = group.width / line_height, group.height / line_height
-    # Gaps and overlaps along the line between the group's connected strokes.
-    extents = {}
-    for piece in group.pieces:
-        low, high = extents.get(piece.component, (np.inf, -np.inf))
-        extents[piece.component] = (min(low, piece.left), max(high, piece.right))
-    spans = sorted(extents.values())
-    largest_gap, reach, least_overlap = 0.0, spans[0][1], 1.0
-    for (low, high), (next_low, next_high) in zip(spans, spans[1:]):
-        largest_gap = max(largest_gap, next_low - reach)
-        reach = max(reach, next_high)
-        shared = max(0.0, min(high, next_high) - max(low, next_low))
-        least_overlap = min(least_overlap, shared / max(1.0, min(high - low, next_high - next_low)))
-    whole = float(group.is_whole_components())
-    read_as = np.zeros(10)
-    read_as[reading.digit] = 1.0
-    return np.concatenate([
-        [log_best, log_best - log_second, width, height, max(0.0, width - 0.9), max(0.0, 0.55 - height),
-         len(group.pieces), len(spans), group.cuts_at_its_ends(), largest_gap / line_height,
-         float(largest_gap > 0), whole, whole * len(spans), least_overlap, float(least_overlap < 0.3)],
-        read_as * width, read_as, [reading.look],
-    ])
 
 
-class GroupJudge:
-    """log P(the group is one whole digit) from group_features: a network of one hidden tanh
-    layer, fitted by train_number_reader.py (model/number_reader.json), evaluated here in NumPy
-    (a worker need not load Keras for forty numbers a group); and the look, whose logit is one of
-    the features: `look` maps uint8 digits (N, 28, 28) to logits (N,)."""
-
-    def __init__(self, settings, look):
-        if tuple(settings["features"]) != FEATURES:
-            raise ValueError("number_reader.json was fitted on other features: run train_number_reader.py")
-        self.mean = np.asarray(settings["mean"])
-        self.scale = np.asarray(settings["scale"])
-        self.hidden_weights = np.asarray(settings["hidden_weights"])
-        self.hidden_bias = np.asarray(settings["hidden_bias"])
-        self.output_weights = np.asarray(settings["output_weights"])
-        self.output_bias = float(settings["output_bias"])
-        self.digit_bonus = float(settings["digit_bonus"])
-        self.look = look
-
-    @classmethod
-    def from_file(cls, path=NUMBER_READER_FILE):
-        """The judge in number_reader.json with the look beside it (number_look.tflite, which must
-        be the one the judge was fitted with), run by LiteRT on one thread."""
-        settings = json.loads(Path(path).read_text())
-        look_path = Path(path).with_name(settings["look"]["file"])
-        look_model = look_path.read_bytes()
-        if hashlib.sha256(look_model).hexdigest() != settings["look"]["sha256"]:
-            raise ModelFilesError(f"{look_path} is not the look {Path(path).name} was fitted with: "
-                                  "run train_number_reader.py")
-        return cls(settings, look_runtime(look_model))
-
-    def log_probabilities(self, features):
-        """log P(one whole digit) for each row of features (N, len(FEATURES))."""
-        hidden = np.tanh(((features - self.mean) / self.scale) @ self.hidden_weights + self.hidden_bias)
-        return -np.logaddexp(0.0, -(hidden @ self.output_weights + self.output_bias))
 
 
-def look_runtime(model):
-    """The look's LiteRT model (bytes) as a function of uint8 digits (N, 28, 28): logits (N,)."""
-    runtime = LiteRTInference(litert_interpreter(model, threads=1))
-    return lambda digits: runtime(to_model_input(digits))[:, 0]
 
 
 # --- Reading a number ------------------------------------------------------------------------
@@ -372,8 +267,8 @@ class NumberReader:
         probabilities = predict(digit_images)
         readings = [Reading(new[key], images[key], row) for key, row in zip(keys, probabilities)]
         if self.judge is not None:
-            for reading, look in zip(readings, self.judge.look(digit_images)):
-                reading.look = float(look)
+            for reading, logit in zip(readings, self.judge.whole_digit_check(digit_images)):
+                reading.whole_digit_check = float(logit)
             features = np.stack([group_features(reading, line.height) for reading in readings])
             for reading, log_judged in zip(readings, self.judge.log_probabilities(features)):
                 reading.log_judged = float(log_judged)
@@ -437,172 +332,20 @@ def box_scaled(box, factor, shape):
     return [left, top, right - left, bottom - top]
 
 
-def slant_of(strokes):
-    """How far the writing leans: how many columns to move a row's ink right per row down to
-    stand it upright, from the second moments of each large stroke, weighted by its ink."""
-    covariance = variance = 0.0
-    largest = max(len(rows) for rows, _, _ in strokes)
-    for rows, columns, values in strokes:
-        if len(rows) < 0.3 * largest:
-            continue
-        weights = values.astype(np.float64)
-        total = weights.sum()
-        row_offsets = rows - weights @ rows / total
-        column_offsets = columns - weights @ columns / total
-        covariance += (weights * row_offsets) @ column_offsets
-        variance += (weights * row_offsets) @ row_offsets
-    # Clipped: a lone stroke's own shape (a 7's bar, a 2's base) has moments too.
-    return float(np.clip(-covariance / variance, -0.6, 0.6)) if variance else 0.0
 
 
-def make_piece(key, rows, columns, values, line):
-    along = line.along(rows, columns)
-    weights = values.astype(np.float64)
-    return Piece(
-        rows=rows, columns=columns, values=values, key=key,
-        left=float(along.min()), right=float(along.max()) + 1,
-        centre=float(weights @ along / weights.sum()),
-        top=int(rows.min()), bottom=int(rows.max()),
-    )
 
 
-def whole_piece(component, stroke, line):
-    return make_piece((component, -1), *stroke, line)
 
 
-class CutWindow:
-    """A piece's ink in a window of its own, and the paths that cut it from top to bottom."""
-
-    def __init__(self, piece, line):
-        self.piece, self.line = piece, line
-        along = line.along(piece.rows, piece.columns)
-        self.left, self.width = along.min(), along.max() - along.min() + 1
-        top, first_column = piece.rows.min(), piece.columns.min()
-        self.local = (piece.rows - top, piece.columns - first_column)
-        self.shape = (self.local[0].max() + 1, self.local[1].max() + 1)
-        ink = np.zeros(self.shape)
-        ink[self.local] = piece.values
-        # Found once a piece: both ways of cutting it use the same window.
-        self.crossing_cost = crossing_cost(ink)
-        # Where a cut along the slant from a place along the line runs, column by row.
-        self.slanted = -line.slant * (np.arange(top, piece.rows.max() + 1) - line.middle) - first_column + self.left
-        self.thin_places = self._thin_places()
-
-    def _thin_places(self):
-        """The places along the line where the ink is thinnest, at least CUT_MARGIN line
-        heights from the ends and from each other."""
-        along = self.line.along(self.piece.rows, self.piece.columns)
-        profile = np.bincount(np.floor(along - self.left).astype(np.int64), weights=self.piece.values.astype(np.float64))
-        smoothing = max(1, int(round(0.05 * self.line.height)))
-        profile = ndimage.uniform_filter1d(profile, 2 * smoothing + 1, mode="nearest")
-        margin = CUT_MARGIN * self.line.height
-        places = np.arange(len(profile))
-        minima = places[
-            (places >= margin) & (places <= len(profile) - 1 - margin)
-            & (profile <= np.roll(profile, 1)) & (profile <= np.roll(profile, -1))
-        ]
-        chosen = []
-        for candidate in sorted(minima, key=lambda place: profile[place]):
-            if all(abs(candidate - place) >= margin for place in chosen):
-                chosen.append(candidate)
-        return sorted(chosen)
-
-    def right_of(self, places):
-        """For each place along the line, which of the piece's pixels lie right of the least-ink
-        path from it (booleans, places x pixels); paths found twice are given once."""
-        if not len(places):
-            return np.zeros((0, len(self.piece.rows)), dtype=bool)
-        starts = self.slanted[None, :] + np.asarray(places, dtype=np.float64)[:, None] + 0.5
-        paths = least_ink_paths(self.crossing_cost, starts, CUT_REACH * self.line.height)
-        paths = np.unique(paths, axis=0)
-        return self.local[1][None, :] >= paths[:, self.local[0]]
-
-    def part(self, key, pixels):
-        piece = self.piece
-        return make_piece(key, piece.rows[pixels], piece.columns[pixels], piece.values[pixels], self.line)
 
 
-def crossing_cost(ink):
-    """What crossing each pixel costs a cut (rows x columns, from ink 0..255): its ink, less where
-    the ink is thicker than the pen. Where two digits' strokes touch along a stretch they run
-    together into one band about twice as thick, with no thin place: a least-ink path would
-    rather cut across one of the strokes (a 9's stem from its loop) than run down the band. So
-    ink deeper inside than half the pen's width (the median depth of the strokes' middles)
-    costs less, and the band's middle nothing. A single stroke's edges cost their ink and its
-    middle nearly so (less where it is deeper than most, as where strokes cross)."""
-    core = ink >= CORE_LEVEL
-    depth = ndimage.distance_transform_edt(core)
-    middles = core & (depth == ndimage.maximum_filter(depth, size=3))
-    half_pen = float(np.median(depth[middles])) if middles.any() else 1.0
-    run_together = np.clip((depth - half_pen) / (RUN_TOGETHER_SPAN * half_pen), 0.0, 1.0)
-    return ink * (1.0 - run_together)
 
 
-def cut_where_thin(window):
-    """The window's piece in parts, cut from top to bottom near each of its thinnest places
-    along the line (least_ink_paths); each side's connected ink is a part. The piece itself if
-    it has no place to cut."""
-    piece = window.piece
-    side = window.right_of(window.thin_places).sum(axis=0)
-    parts = []
-    for index in np.unique(side):
-        mine = np.flatnonzero(side == index)
-        image = np.zeros(window.shape, dtype=bool)
-        image[window.local[0][mine], window.local[1][mine]] = True
-        fragments, count = ndimage.label(image, EIGHT_CONNECTED)
-        owner = fragments[window.local[0][mine], window.local[1][mine]]
-        for label in range(1, count + 1):
-            parts.append(window.part((piece.component, len(parts)), mine[owner == label]))
-    return parts if len(parts) > 1 else [piece]
 
 
-def cut_once(window):
-    """The ways to cut the window's piece in two with one path from top to bottom
-    (least_ink_paths), from places every CUT_STEP line heights along it: [left part, right part]
-    for each way. Ways that share all but a few of their pixels' sides are tried once."""
-    piece, line = window.piece, window.line
-    margin = CUT_MARGIN * line.height
-    ways, kept = [], []
-    for right in window.right_of(np.arange(margin, window.width - margin, CUT_STEP * line.height)):
-        if right.all() or not right.any():
-            continue
-        if any(np.count_nonzero(right != other) < NEARLY_THE_SAME * len(right) for other in kept):
-            continue
-        kept.append(right)
-        ways.append([window.part((piece.component, "once", len(kept), side), right == side) for side in (False, True)])
-    return ways
 
 
-def least_ink_paths(crossing, lines, reach):
-    """For each line (a column a row), the column, row by row, of the top-to-bottom path through
-    `crossing` (rows x columns: what crossing each pixel costs, as crossing_cost gives) that
-    costs the least, moving at most a column a row and never further than `reach` columns from
-    its line: (lines, rows) int array. All lines at once, one row at a time (dynamic
-    programming)."""
-    height, width = crossing.shape
-    columns = np.arange(width)
-    lines = np.clip(lines, 0, width - 1)
-    away = np.abs(columns[None, None, :] - lines[:, :, None])
-    # Ink to cross, and a little for every column away from the line, so that the path keeps
-    # to it where there is no ink either way.
-    cost = crossing[None] + 4.0 * away
-    cost[away > max(reach, 1.0)] = np.inf
-    total = cost[:, 0].copy()
-    came_from = np.zeros(cost.shape, dtype=np.int8)
-    padded = np.full((len(lines), width + 2), np.inf)
-    for row in range(1, height):
-        padded[:, 1:-1] = total
-        # From the column to the left, the same column, or the column to the right.
-        options = np.stack([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]])
-        choice = options.argmin(axis=0)
-        total = np.take_along_axis(options, choice[None], axis=0)[0] + cost[:, row]
-        came_from[:, row] = choice - 1
-    paths = np.empty((len(lines), height), dtype=np.int64)
-    paths[:, -1] = np.argmin(total, axis=1)
-    every = np.arange(len(lines))
-    for row in range(height - 1, 0, -1):
-        paths[:, row - 1] = paths[:, row] + came_from[every, row, paths[:, row]]
-    return paths
 
 
 def clusters_of(pieces, line):

@@ -36,6 +36,9 @@ INK_LEVEL = 64  # a pixel at least this dark counts as ink for the bounding box
 NOISE_LEVEL = 24  # fainter pixels are paper texture, JPEG noise or scanner dust
 MINIMUM_CONTRAST = 40  # less difference than this between ink and paper is "no digit"
 MINIMUM_INK_PIXELS = 4
+# The largest image decoded: its side and its pixels in all (DIGITPAD_MAX_IMAGE_SIDE, _PIXELS).
+MAX_IMAGE_SIDE = 4096
+MAX_IMAGE_PIXELS = 4_000_000
 
 
 class ImageRejected(ValueError):
@@ -46,7 +49,7 @@ class ImageRejected(ValueError):
         self.status = status
 
 
-def decode_image(data, max_side=4096, max_pixels=4_000_000):
+def decode_image(data, max_side=MAX_IMAGE_SIDE, max_pixels=MAX_IMAGE_PIXELS):
     """Decode PNG or JPEG bytes into a Pillow image, checking its size before the pixels load."""
     try:
         with warnings.catch_warnings():

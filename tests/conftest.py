@@ -1,43 +1,25 @@
 import os
 import subprocess
-import sys
-import threading
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
+import numpy as np
 import pytest
-from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from flask_migrate import upgrade  # noqa: E402
 
-from app import create_app  # noqa: E402
-from model.service import DigitClassifier  # noqa: E402
-from tests.postgres import postgres_server  # noqa: E402
+from handwriting.pendigits import VALIDATION_WRITERS
+from harness.apps import migrated_app, serving_in_background
+from harness.browser import chromium_launch_options
+from harness.postgres import postgres_server  # noqa: E402
+from harness.strokes import pen_digit_text
+from model.classifier import DigitClassifier  # noqa: E402
 from web.database import db  # noqa: E402
 
-DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = ROOT / "test-artifacts"
-DESKTOP = {"width": 1100, "height": 800}
 
 
-def chromium_launch_options():
-    """Debian's Chromium with the flags it needs here where it is installed; else Playwright's."""
-    if DEBIAN_CHROMIUM.exists():
-        return {"executable_path": str(DEBIAN_CHROMIUM), "args": CHROMIUM_FLAGS}
-    return {}
 
 
 @pytest.fixture(scope="session")
@@ -59,17 +41,6 @@ def data_file(variable, what):
     missing(f"{what} not found: set {variable} (now {path!r})")
 
 
-class RecordingRuntime:
-    """Stands in for Keras on a GPU, which this machine has not: says which sizes it was given."""
-
-    runtime, device, on_gpu = "keras", "cuda:0 (stand-in)", True
-
-    def __init__(self, real):
-        self.real, self.sizes = real, []
-
-    def __call__(self, batch):
-        self.sizes.append(len(batch))
-        return self.real(batch)
 
 
 def missing(message):
@@ -147,14 +118,6 @@ def classifier():
     return classifier
 
 
-def migrated_app(test_config):
-    """The app with these settings, its database migrated to the newest version."""
-    application = create_app(
-        {"TESTING": True, "RATE_LIMIT": "", "CORRECTIONS_RATE_LIMIT": "", "BATCH_RATE_LIMIT": "", **test_config}
-    )
-    with application.app_context():
-        upgrade()
-    return application
 
 
 @pytest.fixture
@@ -169,23 +132,6 @@ def client(app):
     return app.test_client()
 
 
-@contextmanager
-def serving_in_background(classifier, database_folder):
-    """The real app with this classifier and a SQLite database in `database_folder`, served on
-    127.0.0.1 in a thread; yields (its URL, the app)."""
-    application = migrated_app(
-        {"CLASSIFIER": classifier, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_folder}/live.sqlite3"}
-    )
-    server = make_server("127.0.0.1", 0, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", application
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        with application.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -200,11 +146,41 @@ def live_server_url(live_server):
     return live_server[0]
 
 
-@pytest.fixture(scope="module")
-def pad(browser, live_server_url):
-    """One desktop page shared by a module's tests that clear it before drawing."""
-    context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    page.goto(live_server_url)
-    yield page
-    context.close()
+
+
+@pytest.fixture
+def small_mnist(tmp_path):
+    """A few hundred MNIST-shaped images in Keras's npz layout (strokes on black)."""
+    rng = np.random.default_rng(0)
+
+    def images(count):
+        batch = np.zeros((count, 28, 28), dtype=np.uint8)
+        for index in range(count):
+            row, column = rng.integers(6, 22, size=2)
+            batch[index, row - 4 : row + 4, column - 1 : column + 1] = 255
+        return batch
+
+    path = tmp_path / "mnist.npz"
+    np.savez_compressed(
+        path,
+        x_train=images(300),
+        y_train=rng.integers(0, 10, 300).astype(np.uint8),
+        x_test=images(100),
+        y_test=rng.integers(0, 10, 100).astype(np.uint8),
+    )
+    return path
+
+
+@pytest.fixture
+def small_pendigits(tmp_path):
+    """A few pen digits in pendigits' format: two training writers and two validation writers."""
+    rng = np.random.default_rng(0)
+    digits = []
+    for writer in (3, 4, *VALIDATION_WRITERS[:2]):
+        for label in range(10):
+            start = rng.integers(100, 400, size=2)
+            stroke = [tuple(start + step * rng.integers(-30, 30, size=2)) for step in range(8)]
+            digits.append(pen_digit_text(label, writer, [stroke]))
+    path = tmp_path / "pendigits-orig.tra"
+    path.write_text('.LEXICON "0" "1"\n' + "\n".join(digits) + "\n")
+    return path

@@ -16,13 +16,14 @@ from concurrent.futures.process import BrokenProcessPool
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
+from model.batch_processes import classify_each, ignore_termination_signal
 from model.preprocessing import ImageRejected, decode_data_url, preprocess_each
-from model.service import available_cores, classify_each, ignore_termination_signal
+from model.runtimes import available_cores
 from web.errors import error_body, error_response
 from web.gunicorn_worker import off_the_event_loop
 from web.image_input import json_object_from_request
 from web.metrics import BATCH_REQUEST_IMAGES, PREDICTIONS
-from web.model_versions import served_model
+from web.model_watcher import served_model
 from web.rate_limits import limiter
 
 batch = Blueprint("batch", __name__)
@@ -38,7 +39,8 @@ def batch_body_limit():
 def images_from_request():
     """A list with, for each image, its bytes or the ImageRejected that says why not."""
     if request.mimetype == "multipart/form-data":
-        unknown = sorted(set(request.form) | (set(request.files) - {"file"}))
+        # A part whose name Werkzeug cannot read is named None (it was a 500 to sort or join).
+        unknown = sorted(name or "(unnamed)" for name in set(request.form) | (set(request.files) - {"file"}))
         if unknown:
             raise BadRequest(f"Unknown form field(s): {', '.join(unknown)}. Send the images as 'file' fields.")
         images = [upload.read() for upload in request.files.getlist("file")]

@@ -3,23 +3,20 @@
 POST /api/corrections takes the drawing in the forms /predict/ takes, with `label` (the right
 digit) and `kind` ("wrong": the model misread it; "right": it read it well). The server reads
 the drawing with its own model and stores what the model said, so the page is never trusted for
-that. The `corrections` CLI group shows, exports and deletes what was kept.
+that. Its commands (web/corrections_cli.py) show, export and delete what was kept.
 """
 
 import hashlib
 import io
-from pathlib import Path
 
-import click
-import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 from PIL import Image
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import BadRequest, UnprocessableEntity
 
-from model.loader import write_atomically
-from model.preprocessing import MNIST_SIZE, decode_image, to_grayscale
+from model.pad import SENT_SIZE
+from model.preprocessing import decode_image, to_grayscale
 from web.database import KINDS, Correction, DatabaseUnavailable, client_hash, db, short, utc_now
 from web.errors import error_response
 from web.image_input import (
@@ -28,15 +25,13 @@ from web.image_input import (
     uploaded_file_bytes,
 )
 from web.metrics import CORRECTIONS
-from web.model_versions import served_model
+from web.model_watcher import served_model
 from web.rate_limits import limiter
 
-corrections = Blueprint("corrections", __name__, cli_group="corrections")
+corrections = Blueprint("corrections", __name__)
 
 FIELDS = ("image", "label", "kind")
 FORM_FIELDS = ("label", "kind")
-# The page sends its drawing at 112 pixels a side; larger uploads are kept at that size too.
-STORED_DRAWING_SIDE = 112
 
 
 class StorageFull(Exception):
@@ -51,8 +46,9 @@ class StorageFull(Exception):
 def correction_from_request():
     """(drawing bytes, label, kind) from a JSON body or a multipart form, checked."""
     if request.mimetype == "multipart/form-data":
-        unknown = sorted(set(request.form) - set(FORM_FIELDS)) + sorted(
-            set(request.files) - {"file"}
+        # A part whose name Werkzeug cannot read is named None (it was a 500 to sort or join).
+        unknown = sorted(name or "(unnamed)" for name in set(request.form) - set(FORM_FIELDS)) + sorted(
+            name or "(unnamed)" for name in set(request.files) - {"file"}
         )
         if unknown:
             raise BadRequest(
@@ -60,7 +56,8 @@ def correction_from_request():
             )
         drawing = uploaded_file_bytes()
         label, kind = request.form.get("label"), request.form.get("kind")
-        if isinstance(label, str) and label.strip().isdigit():
+        # ASCII digits only: str.isdigit() is true of "²", which int() refuses (a 500).
+        if isinstance(label, str) and label.strip().isascii() and label.strip().isdigit():
             label = int(label)
     elif request.mimetype == "application/json":
         payload = json_object_from_request()
@@ -95,11 +92,11 @@ def stored_drawing(data):
     # The drawing was decoded and checked against the limits to be classified; its header
     # alone says whether it is kept as it is.
     with Image.open(io.BytesIO(data)) as header:
-        if header.format == "PNG" and max(header.size) <= STORED_DRAWING_SIDE:
+        if header.format == "PNG" and max(header.size) <= SENT_SIZE:
             return data
     limits = served_model().classifier.image_limits
     gray = to_grayscale(decode_image(data, **limits))
-    gray.thumbnail((STORED_DRAWING_SIDE, STORED_DRAWING_SIDE), Image.Resampling.LANCZOS)
+    gray.thumbnail((SENT_SIZE, SENT_SIZE), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     gray.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
@@ -195,95 +192,3 @@ def store_once(fields):
 def storage_full(error):
     db.session.rollback()
     return error_response(507, str(error))
-
-
-# ---------------------------------------------------------------------------------------------
-# The command line: flask --app app corrections stats | export | delete
-# ---------------------------------------------------------------------------------------------
-
-
-@corrections.cli.command("stats")
-def stats_command():
-    """Counts by label, kind and model version, and predicted digit against the right one."""
-    total = db.session.scalar(select(func.count(Correction.id)))
-    click.echo(f"{total:,} corrections")
-    if not total:
-        return
-    for title, column in (
-        ("By label", Correction.label),
-        ("By kind", Correction.kind),
-        ("By model version", Correction.model_version),
-    ):
-        click.echo(f"\n{title}:")
-        for key, count in db.session.execute(select(column, func.count()).group_by(column).order_by(column)):
-            click.echo(f"  {key!s:>24}  {count:>8,}")
-    confusion = np.zeros((10, 10), dtype=np.int64)
-    pairs = select(Correction.predicted, Correction.label, func.count()).group_by(
-        Correction.predicted, Correction.label
-    )
-    for predicted, label, count in db.session.execute(pairs):
-        confusion[predicted, label] = count
-    click.echo("\nPredicted (rows) against the right digit (columns):")
-    click.echo("      " + "".join(f"{digit:>7}" for digit in range(10)))
-    for predicted in range(10):
-        click.echo(f"  {predicted:>3} " + "".join(f"{count:>7,}" for count in confusion[predicted]))
-
-
-# The export's arrays: name, the column it holds, and its NumPy type.
-EXPORT_COLUMNS = (
-    ("ids", Correction.id, np.int64),
-    ("labels", Correction.label, np.uint8),
-    ("predicted", Correction.predicted, np.uint8),
-    ("kinds", Correction.kind, "<U5"),
-    ("model_versions", Correction.model_version, "<U64"),
-    ("created_at", Correction.created_at, "datetime64[ms]"),
-    ("clients", Correction.client, "<U32"),
-)
-
-
-@corrections.cli.command("export")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def export_command(out):
-    """Write every correction to an .npz file of arrays for training."""
-    # Counted first and read in pages into arrays of that size: a million corrections never sit
-    # in memory as Python objects. Rows stored meanwhile wait for the next export.
-    total = db.session.scalar(select(func.count(Correction.id)))
-    arrays = {name: np.empty(total, dtype=dtype) for name, _, dtype in EXPORT_COLUMNS}
-    arrays["images"] = np.empty((total, MNIST_SIZE, MNIST_SIZE), dtype=np.uint8)
-    query = select(Correction.model_input, *(column for _, column, _ in EXPORT_COLUMNS)).order_by(Correction.id)
-    count = 0
-    for count, (model_input, *values) in enumerate(
-        db.session.execute(query.limit(total).execution_options(yield_per=2000)), start=1
-    ):
-        arrays["images"][count - 1] = np.frombuffer(model_input, dtype=np.uint8).reshape(MNIST_SIZE, MNIST_SIZE)
-        for (name, _, _), value in zip(EXPORT_COLUMNS, values):
-            arrays[name][count - 1] = value
-    # Rows deleted meanwhile leave the arrays shorter, never with empty rows.
-    arrays = {name: array[:count] for name, array in arrays.items()}
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(out, buffer.getvalue())
-    click.echo(f"Wrote {count:,} corrections to {out}")
-
-
-@corrections.cli.command("delete")
-@click.option(
-    "--before",
-    required=True,
-    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
-    help="Delete corrections stored before this UTC date (and time).",
-)
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def delete_command(before, yes):
-    """Delete the corrections stored before a date."""
-    older = Correction.created_at < before
-    count = db.session.scalar(select(func.count(Correction.id)).where(older))
-    if count == 0:
-        click.echo(f"No corrections stored before {before:%Y-%m-%d %H:%M:%S}.")
-        return
-    if not yes:
-        click.confirm(f"Delete {count:,} corrections stored before {before}?", abort=True)
-    result = db.session.execute(delete(Correction).where(older))
-    db.session.commit()
-    click.echo(f"Deleted {result.rowcount:,} corrections stored before {before:%Y-%m-%d %H:%M:%S}.")

@@ -7,8 +7,8 @@ from flask import jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from model.batching import BatchFailed
+from model.classifier import ModelNotReady
 from model.preprocessing import ImageRejected
-from model.service import ModelNotReady
 from web.database import DatabaseUnavailable
 
 log = logging.getLogger("digitpad")

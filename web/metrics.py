@@ -71,4 +71,5 @@ def record_request(response):
 
 
 def metrics_response():
-    return Response(generate_latest(metrics_registry()), mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: Flask would add a second charset to the one the type has.
+    return Response(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)

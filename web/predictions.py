@@ -2,11 +2,14 @@
 
 from flask import Blueprint, current_app, jsonify, render_template
 
+from model.number_answers import read_number
+from model.pad import page_constants
+from model.report import describe
 from web.database import database_state
 from web.errors import error_response
 from web.image_input import image_bytes_from_request
 from web.metrics import PREDICTIONS, metrics_response
-from web.model_versions import served_model
+from web.model_watcher import served_model
 from web.rate_limits import limiter
 
 pages = Blueprint("pages", __name__)
@@ -15,7 +18,8 @@ api = Blueprint("api", __name__)
 
 @pages.get("/")
 def index():
-    return render_template("index.html")
+    # The page's script and stylesheet read the pad's constants from <body>'s data attributes.
+    return render_template("index.html", pad=page_constants())
 
 
 @api.post("/predict/")
@@ -41,7 +45,7 @@ def predict_number():
     classifier = served_model().classifier
     data = image_bytes_from_request()
     classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
-    answer = classifier.read_number(data)
+    answer = read_number(classifier, data)
     for digit in answer["digits"]:
         PREDICTIONS.labels(str(digit["digit"])).inc()
     return jsonify(answer)
@@ -67,7 +71,7 @@ def readyz():
 
 @api.get("/api/model")
 def model_info():
-    return jsonify(served_model().classifier.describe())
+    return jsonify(describe(served_model().classifier))
 
 
 @api.get("/metrics")

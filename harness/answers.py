@@ -1,0 +1,23 @@
+"""Checks of the server's answers shared by the API and server tests."""
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from model.preprocessing import decode_data_url
+
+
+def model_input_of(answer):
+    """The 28x28 image the server says the network saw, as an array."""
+    return np.asarray(Image.open(io.BytesIO(decode_data_url(answer["input_image"]))))
+
+
+def assert_error(response, status, *words):
+    assert response.status_code == status, response.data[:300]
+    assert response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert error["status"] == status and error["title"] and error["message"]
+    for word in words:
+        assert word.lower() in error["message"].lower()
+    assert b"Traceback" not in response.data

@@ -1,0 +1,46 @@
+"""The answer of /predict/number: a whole number's digits, as the number reader (model/numbers.py)
+finds them in the ink, each read as /predict/ reads a lone digit."""
+
+import numpy as np
+
+from model.classifier import ModelNotReady
+from model.preprocessing import ink_of
+
+NO_NUMBER_REASON = "No ink found: write a number (or upload a picture of one) and try again."
+
+
+def read_number(classifier, data):
+    """The number in one image's bytes, and each digit's reading with the box of its ink in the
+    image's pixels, left to right."""
+    if classifier.number_reader is None:
+        raise ModelNotReady(classifier.number_reader_error or "The number reader is not loaded.")
+    digits, probabilities = number_digits(classifier, ink_of(data, **classifier.image_limits))
+    if not digits:
+        return {"number": "", "digits": [], "unsure": False, "reason": NO_NUMBER_REASON,
+                "model_version": classifier.version}
+    answers = []
+    for read, row in zip(digits, probabilities):
+        answer = classifier.postprocess(read.digit_image, row)
+        answers.append({
+            "digit": answer["digit"], "confidence": answer["confidence"],
+            "probabilities": answer["probabilities"], "unsure": answer["unsure"],
+            "box": read.box, "input_image": answer["input_image"],
+        })
+    return {
+        "number": "".join(str(answer["digit"]) for answer in answers),
+        "digits": answers,
+        "unsure": any(answer["unsure"] for answer in answers),
+        "model_version": classifier.version,
+    }
+
+
+def number_digits(classifier, ink, reader=None):
+    """The digits of a number in `ink` as the reader (by default the classifier's) finds them,
+    left to right, and their probabilities (digits, 10): each read as /predict/ reads a lone
+    digit, with test-time augmentation where the network is unsure."""
+    digits = (reader or classifier.number_reader).read(ink, classifier.predict_number_candidates)
+    if not digits:
+        return [], np.zeros((0, 10), dtype=np.float32)
+    probabilities = np.stack([read.probabilities for read in digits])
+    return digits, classifier.test_time_augmented(np.stack([read.digit_image for read in digits]), probabilities,
+                                                  classifier.runtimes.number)

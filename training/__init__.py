@@ -1,0 +1,1 @@
+"""What the training scripts share: the network, its augmentation and its evaluation."""
