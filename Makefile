@@ -35,8 +35,9 @@ run: $(VENV)/.runtime-installed
 
 # Debian packages the tests need: Chromium for the browser tests, the GL libraries that
 # skia-python (the stroke renderer) links against, which a bare server may lack, and
-# PostgreSQL, which the database tests start as a throwaway server of their own (no cluster
-# or service of the system's is made).
+# PostgreSQL, Redis and nginx, which the database and scale-out tests start as throwaway
+# servers of their own (no cluster or service of the system's is made or started: a
+# policy-rc.d keeps apt from starting nginx's and Redis's services).
 system-packages: $(VENV)/.test-installed
 	@missing=""; \
 	[ -x $(CHROMIUM) ] || missing="chromium"; \
@@ -44,10 +45,15 @@ system-packages: $(VENV)/.test-installed
 		|| missing="$$missing libegl1 libgl1"; \
 	{ command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; } \
 		|| missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || missing="$$missing nginx"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		mkdir -p /etc/postgresql-common/createcluster.d; \
 		echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/no-main-cluster.conf; \
+		policy=""; [ -e /usr/sbin/policy-rc.d ] || { policy=/usr/sbin/policy-rc.d; \
+			printf '#!/bin/sh\nexit 101\n' > $$policy; chmod +x $$policy; }; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		[ -z "$$policy" ] || rm -f $$policy; \
 	elif [ ! -x $(CHROMIUM) ]; then \
 		$(PYTHON) -m playwright install chromium; \
 	fi; \

@@ -12,23 +12,25 @@ from flask import Flask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from web.admin import admin_enabled, init_admin
 from web.batch import batch
 from web.corrections import corrections
 from web.corrections_cli import corrections_cli
 from web.database import init_database
 from web.errors import register_error_handlers
+from web.forget_me import forget_me
 from web.metrics import record_request, start_timer
 from web.model_cli import models_cli
 from web.model_versions import model_versions
 from web.model_watcher import ModelWatcher, build_served_model, serve
 from web.openapi import openapi
 from web.predictions import api, pages
-from web.rate_limits import limiter
+from web.rate_limits import limiter, storage_settings
 from web.security import add_security_headers
 from web.settings import settings_from_environment
 from web.slow_clients import BodyDeadline
 
-RATE_LIMITS = ("RATE_LIMIT", "CORRECTIONS_RATE_LIMIT", "BATCH_RATE_LIMIT")
+RATE_LIMITS = ("RATE_LIMIT", "CORRECTIONS_RATE_LIMIT", "BATCH_RATE_LIMIT", "CORRECTIONS_QUOTA")
 
 
 def built_for_a_command():
@@ -48,9 +50,14 @@ def create_app(test_config=None):
     served = build_served_model(app.config, app.config["MODEL_DIR"], app.config.get("CLASSIFIER"))
     serve(app, served)
     wrap_the_wsgi_app(app)
-    app.config["RATELIMIT_ENABLED"] = any(app.config[name] for name in RATE_LIMITS)
+    # The review page's login limit counts only where the review page is on.
+    app.config["RATELIMIT_ENABLED"] = any(app.config[name] for name in RATE_LIMITS) or bool(
+        admin_enabled(app.config) and app.config["ADMIN_LOGIN_RATE_LIMIT"])
+    app.config.from_mapping(storage_settings(app.config))
     limiter.init_app(app)
     init_database(app)
+    # /admin/, where DIGITPAD_ADMIN_PASSWORD_HASH is set (refuses to start without a secret key).
+    init_admin(app)
     app.before_request(start_timer)
     app.after_request(record_request)
     app.after_request(add_security_headers)
@@ -64,7 +71,7 @@ def create_app(test_config=None):
             served.classifier.load_in_background()
 
     register_error_handlers(app)
-    for blueprint in (pages, api, corrections, batch, model_versions, openapi):
+    for blueprint in (pages, api, corrections, forget_me, batch, model_versions, openapi):
         app.register_blueprint(blueprint)
     app.cli.add_command(models_cli)
     app.cli.add_command(corrections_cli)

@@ -28,6 +28,10 @@ accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# Client addresses are logged as their /24 (IPv4) or /48 (IPv6) network (web/access_log.py),
+# unless DIGITPAD_ACCESS_LOG_ADDRESSES=full asks for whole ones.
+if os.environ.get("DIGITPAD_ACCESS_LOG_ADDRESSES", "").strip().lower() != "full":
+    logger_class = "web.access_log.TruncatedAddressLogger"
 
 # Prometheus counts from all workers are merged through files in one folder, which must be
 # empty when the server starts and known to the workers before they import prometheus_client.

@@ -15,10 +15,8 @@ America.
 """
 
 import argparse
-import datetime
+import json
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,8 +29,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 from handwriting.datasets import (  # noqa: E402
-    HELD_OUT_PERCENT,
-    file_sha256,
     load_mnist,
     pendigits_path,
     read_corrections,
@@ -48,20 +44,23 @@ from handwriting.pendigits import (  # noqa: E402
 )
 from model.loader import (  # noqa: E402
     DEFAULT_MODEL_DIR,
+    METADATA_FILE,
     load_network,
     read_metadata,
     save_litert,
     save_network,
+    write_atomically,
 )
 from training.augmentation import AugmentedBatches  # noqa: E402
+from training.metadata import training_metadata
 from training.network import (  # noqa: E402
     ValidationScore,
     build_model,
     evaluate,
+    feature_mean,
     predicted_digits,
     print_evaluation,
     print_writer_evaluation,
-    rounded,
 )
 from training.writing_styles import add_writing_styles  # noqa: E402
 
@@ -138,6 +137,17 @@ def parse_arguments(argv=None):
         default=None,
         help="train on the first N MNIST images and N pen digits only (quick runs)",
     )
+    add_corrections_options(parser)
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="output folder")
+    add_instead_of_training(parser)
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
+    arguments = parser.parse_args(argv)
+    if arguments.filters and arguments.initial_model:
+        parser.error("--filters cannot change the width of a model started from --initial-model")
+    return arguments
+
+def add_corrections_options(parser):
+    """People's corrections as training data too."""
     parser.add_argument(
         "--corrections",
         default=os.environ.get("DIGITPAD_CORRECTIONS"),
@@ -152,7 +162,10 @@ def parse_arguments(argv=None):
         help="how many times each correction is trained on an epoch (it is one drawing among "
         "70,000; a person's correction says what the model got wrong)",
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="output folder")
+
+
+def add_instead_of_training(parser):
+    """The options that do something else with a model in --out than train it."""
     instead_of_training = parser.add_mutually_exclusive_group()
     instead_of_training.add_argument(
         "--evaluate",
@@ -165,11 +178,13 @@ def parse_arguments(argv=None):
         action="store_true",
         help="do not train: convert the model in --out to model.tflite again",
     )
-    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
-    arguments = parser.parse_args(argv)
-    if arguments.filters and arguments.initial_model:
-        parser.error("--filters cannot change the width of a model started from --initial-model")
-    return arguments
+    instead_of_training.add_argument(
+        "--feature-mean",
+        action="store_true",
+        help="do not train: record in the metadata of the model in --out the mean of its penultimate "
+        "features over MNIST's training images (a model trained before it was recorded)",
+    )
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,6 +247,13 @@ def main(argv=None):
         return network
     data = SimpleNamespace()
     (data.x_train, data.y_train), (data.x_test, data.y_test), data.mnist_sha256 = load_mnist(arguments.data)
+    if arguments.feature_mean:
+        network = load_network(arguments.out)
+        metadata = {**read_metadata(arguments.out), "feature_mean": feature_mean(network, data.x_train)}
+        write_atomically(arguments.out / METADATA_FILE, (json.dumps(metadata, indent=2) + "\n").encode())
+        print(f"Recorded the mean features of {len(data.x_train):,} MNIST images in {arguments.out / METADATA_FILE}")
+        return network
+    mnist_images = data.x_train
     data.pen_file = pendigits_path(arguments.pendigits)
     data.pen_training, pen_validation = split_by_writer(read_pendigits(data.pen_file))
     data.x_writers, data.y_writers, data.writer_ids = validation_drawings(pen_validation)
@@ -263,6 +285,7 @@ def main(argv=None):
     writers_report = accuracy_report(data.y_writers, predicted_digits(network, data.x_writers), data.writer_ids)
     metadata = training_metadata(arguments, argv, data, network, initial_version, training_seconds,
                                  (accuracy, per_digit, writers_report))
+    metadata["feature_mean"] = feature_mean(network, mnist_images)
     written = save_network(network, arguments.out, metadata)
     print(f"Wrote {', '.join(written)} in {arguments.out}")
     print(f"Training took {training_seconds:.0f} s ({metadata['seconds_per_epoch']} s per epoch)")
@@ -344,88 +367,12 @@ def training_callbacks(arguments, data):
     ]
 
 
-def training_metadata(arguments, argv, data, network, initial_version, training_seconds, figures):
-    """metadata.json: the version, what the network scored, and what it was trained on and how."""
-    accuracy, per_digit, writers_report = figures
-    trained_at = datetime.datetime.now(datetime.timezone.utc)
-    return {
-        "version": trained_at.strftime("%Y%m%d-%H%M%S") + f"-s{arguments.seed}",
-        "trained_at": trained_at.isoformat(timespec="seconds"),
-        # The headline figure readers of older metadata know; the rest is under "evaluation".
-        "test_accuracy": round(accuracy, 6),
-        "evaluation": {
-            "mnist_test": {
-                "accuracy": round(accuracy, 6),
-                "per_digit": [round(value, 6) for value in per_digit],
-                "images": len(data.y_test),
-            },
-            "validation_writers": rounded(writers_report),
-            **({"held_out_corrections": held_out_figures(network, data.x_held_out, data.y_held_out)}
-               if arguments.corrections else {}),
-        },
-        "parameters": network.count_params(),
-        "filters": next(
-            layer.filters for layer in network.layers if isinstance(layer, keras.layers.Conv2D)
-        ),
-        "epochs": arguments.epochs,
-        "distortion": arguments.distortion,
-        "label_smoothing": arguments.label_smoothing,
-        "ema_momentum": arguments.ema,
-        "initial_model": initial_version,
-        "batch_size": arguments.batch_size,
-        "learning_rate": arguments.learning_rate,
-        "seed": arguments.seed,
-        "training_samples": len(data.x_train),
-        "training_seconds": round(training_seconds, 1),
-        "seconds_per_epoch": round(training_seconds / arguments.epochs, 1),
-        "data": data_metadata(arguments, data),
-        "writer_split": {"training": data.training_writers, "validation": list(VALIDATION_WRITERS)},
-        **({"corrections": {
-            "source": "database" if "://" in arguments.corrections else Path(arguments.corrections).name,
-            "trained_on": len(data.y_corrected),
-            "weight": arguments.corrections_weight,
-            "held_out": len(data.y_held_out),
-            "held_out_share": HELD_OUT_PERCENT / 100,
-        }} if arguments.corrections else {}),
-        "command": "python train_mnist.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "versions": {
-            "python": platform.python_version(),
-            "keras": keras.__version__,
-            "backend": keras.backend.backend(),
-            keras.backend.backend(): backend_version(),
-            "numpy": np.__version__,
-        },
-    }
 
 
-def data_metadata(arguments, data):
-    return {
-        "mnist": {
-            "file": Path(arguments.data).name if arguments.data else "mnist.npz",
-            "sha256": data.mnist_sha256,
-            "training_images": data.mnist_training_images,
-        },
-        "pendigits": {
-            "file": data.pen_file.name,
-            "sha256": file_sha256(data.pen_file),
-            "training_digits": len(data.pen_training),
-            "drawings_per_digit": arguments.pen_drawings,
-            "training_drawings": len(data.x_pen),
-        },
-    }
 
 
-def held_out_figures(network, images, labels):
-    """Accuracy on the held-out clients' corrections (none yet: accuracy None)."""
-    if len(labels) == 0:
-        return {"accuracy": None, "images": 0}
-    accuracy = float((predicted_digits(network, images) == labels).mean())
-    return {"accuracy": round(accuracy, 6), "images": int(len(labels))}
 
 
-def backend_version():
-    """The version of the library under Keras (TensorFlow, PyTorch or JAX)."""
-    return __import__(keras.backend.backend()).__version__
 
 
 if __name__ == "__main__":

@@ -41,7 +41,14 @@ from handwriting.render import encode  # noqa: E402
 from model.classifier import DigitClassifier  # noqa: E402
 from model.loader import DEFAULT_MODEL_DIR, litert_flatbuffer, write_atomically  # noqa: E402
 from model.number_answers import number_digits  # noqa: E402
-from model.number_judge import FEATURES, WHOLE_DIGIT_CHECK_FILE, NUMBER_READER_FILE, GroupJudge, group_features, whole_digit_check_runtime  # noqa: E402
+from model.number_judge import (  # noqa: E402
+    FEATURES,
+    NUMBER_READER_FILE,
+    WHOLE_DIGIT_CHECK_FILE,
+    GroupJudge,
+    group_features,
+    whole_digit_check_runtime,
+)
 from model.numbers import NumberReader  # noqa: E402
 from model.preprocessing import ink_of, to_model_input  # noqa: E402
 

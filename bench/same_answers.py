@@ -56,7 +56,7 @@ def record(arguments):
     with np.load(arguments.inputs, allow_pickle=True) as inputs:
         digits, numbers = list(inputs["digits"]), list(inputs["numbers"])
     database = tempfile.mkdtemp(prefix="same-answers-")
-    app = create_app({"TESTING": True, "RATE_LIMIT": "", "CORRECTIONS_RATE_LIMIT": "", "BATCH_RATE_LIMIT": "",
+    app = create_app({"TESTING": True, "RATE_LIMIT": "", "CORRECTIONS_RATE_LIMIT": "", "BATCH_RATE_LIMIT": "", "CORRECTIONS_QUOTA": "",
                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}/answers.sqlite3"})
     client = app.test_client()
     deadline = time.monotonic() + 120

@@ -30,7 +30,8 @@ from bench.bench_serving import drawn_digit_bodies
 from bench.bench_slow_clients import SlowAttack
 from harness.servers import procfile_server, resident_megabytes, server_processes
 
-RATE_LIMITS_OFF = {"DIGITPAD_RATE_LIMIT": "", "DIGITPAD_CORRECTIONS_RATE_LIMIT": "", "DIGITPAD_BATCH_RATE_LIMIT": ""}
+RATE_LIMITS_OFF = {"DIGITPAD_RATE_LIMIT": "", "DIGITPAD_CORRECTIONS_RATE_LIMIT": "", "DIGITPAD_BATCH_RATE_LIMIT": "",
+                   "DIGITPAD_CORRECTIONS_QUOTA": ""}
 BATCH_IMAGES = 50
 
 

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, bindparam, text
 
 # Where keras.datasets.mnist.load_data() downloads MNIST from, with its SHA-256.
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
@@ -90,19 +90,29 @@ def held_out(client):
     return int(client[:8], 16) % 100 < HELD_OUT_PERCENT
 
 
-def read_corrections(source):
-    """(images uint8 N x 28 x 28, labels, clients) from an export file (`flask corrections
-    export --out F.npz`) or a SQLAlchemy engine on the corrections' database."""
+# The corrections' statuses that training and the promotion gate use (training/label_quality.py):
+# never the quarantined, the rejected, or rows not checked yet.
+USABLE_STATUSES = ("trusted", "accepted")
+
+
+def read_corrections(source, statuses=USABLE_STATUSES):
+    """(images uint8 N x 28 x 28, labels, clients) of the corrections with these statuses, from
+    an export file (`flask corrections export --out F.npz`) or a SQLAlchemy engine on the
+    corrections' database."""
     if isinstance(source, Engine):
+        query = text("SELECT model_input, label, client FROM corrections WHERE status IN :statuses ORDER BY id")
         with source.connect() as connection:
-            rows = connection.execute(text("SELECT model_input, label, client FROM corrections ORDER BY id")).all()
+            rows = connection.execute(query.bindparams(bindparam("statuses", expanding=True)),
+                                      {"statuses": list(statuses)}).all()
         images = np.array(
             [np.frombuffer(model_input, np.uint8).reshape(SIDE, SIDE) for model_input, _, _ in rows],
             dtype=np.uint8,
         ).reshape(-1, SIDE, SIDE)
         return images, np.array([label for _, label, _ in rows], np.int64), np.array([c for _, _, c in rows])
     with np.load(Path(source)) as export:
-        return export["images"], export["labels"].astype(np.int64), export["clients"]
+        # An export made before corrections had statuses holds every row as it came.
+        usable = np.isin(export["statuses"], statuses) if "statuses" in export else slice(None)
+        return export["images"][usable], export["labels"][usable].astype(np.int64), export["clients"][usable]
 
 
 def split_by_client(images, labels, clients):

@@ -21,3 +21,13 @@ def assert_error(response, status, *words):
     for word in words:
         assert word.lower() in error["message"].lower()
     assert b"Traceback" not in response.data
+
+
+def kept_as_its_pixels(kept_png, sent_data_url):
+    """Whether a stored drawing is the sent image's pixels in grey, re-encoded (web/corrections.py
+    keeps no drawing as sent)."""
+    from model.preprocessing import to_grayscale
+
+    sent = Image.open(io.BytesIO(decode_data_url(sent_data_url)))
+    kept = Image.open(io.BytesIO(kept_png))
+    return kept.mode == "L" and np.array_equal(np.asarray(kept), np.asarray(to_grayscale(sent).convert("L")))

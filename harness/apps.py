@@ -23,10 +23,15 @@ class RecordingRuntime:
         return self.real(batch)
 
 
+# The client hashes' salt of the tests on PostgreSQL, which has no instance file (web/client_salt.py).
+TEST_CLIENT_SALT = "test-salt-" + "0" * 32
+
+
 def migrated_app(test_config):
     """The app with these settings, its database migrated to the newest version."""
     application = create_app(
-        {"TESTING": True, "RATE_LIMIT": "", "CORRECTIONS_RATE_LIMIT": "", "BATCH_RATE_LIMIT": "", **test_config}
+        {"TESTING": True, "RATE_LIMIT": "", "CORRECTIONS_RATE_LIMIT": "", "BATCH_RATE_LIMIT": "", "CORRECTIONS_QUOTA": "",
+         **test_config}
     )
     with application.app_context():
         upgrade()

@@ -52,12 +52,13 @@ def run_release_phase(environment):
 
 
 @contextmanager
-def procfile_server(environment=None, ready_timeout=90, log_path=None, command=procfile_web_command):
+def procfile_server(environment=None, ready_timeout=90, log_path=None, command=procfile_web_command, port=None):
     """Yield (base_url, process) once /readyz says ready; stop the server afterwards.
 
-    `command(port)` gives the command line; by default the Procfile's web process.
+    `command(port)` gives the command line; by default the Procfile's web process. `port`: a
+    free one unless given (a server started again where a load balancer expects it).
     """
-    port = free_port()
+    port = port or free_port()
     env = {**os.environ, "PORT": str(port), "DIGITPAD_RATE_LIMIT": "", **(environment or {})}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a fresh one.
     database_folder = None

@@ -159,6 +159,26 @@ class DigitClassifier:
         return with_test_time_augmentation(
             digits, probabilities, lambda variants: self.network_alone(variants, on_the_cpu), self.tta_below)
 
+    def predict_with_features(self, digits):
+        """(probabilities as predict() gives them, the network's penultimate features (N, F),
+        centred), or (probabilities, None) where the runtime gives no features (Keras)."""
+        if self.runtimes.features is None:
+            return self.predict(digits), None
+        alone, features = self.runtimes.features(to_model_input(digits))
+        return self.test_time_augmented(digits, alone), features - self.feature_mean
+
+    def features_of(self, digits):
+        """The network's penultimate features (N, F) for uint8 digits, centred on their mean over
+        MNIST's training images (recorded in metadata.json; zero for a model trained before it
+        was), or None where the runtime gives none (Keras)."""
+        if self.runtimes.features is None:
+            return None
+        return self.runtimes.features(to_model_input(digits))[1] - self.feature_mean
+
+    @property
+    def feature_mean(self):
+        return np.asarray(self.metadata.get("feature_mean", 0.0), dtype=np.float32)
+
     def predict_number_candidates(self, digits):
         """The network alone on the number reader's candidate digits, on their own LiteRT
         threads: its judge was fitted on what the network alone reads, and most candidates are

@@ -5,16 +5,30 @@ import numpy as np
 
 from model.classifier import ModelNotReady
 from model.preprocessing import ink_of
+from model.writer_examples import personalised
 
 NO_NUMBER_REASON = "No ink found: write a number (or upload a picture of one) and try again."
 
 
-def read_number(classifier, data):
+def read_number(classifier, data, examples=None):
     """The number in one image's bytes, and each digit's reading with the box of its ink in the
-    image's pixels, left to right."""
+    image's pixels, left to right. With a writer's examples (model/writer_examples.py), each
+    digit is blended with their vote where one is close, and the answer says whether any was."""
     if classifier.number_reader is None:
         raise ModelNotReady(classifier.number_reader_error or "The number reader is not loaded.")
     digits, probabilities = number_digits(classifier, ink_of(data, **classifier.image_limits))
+    if examples is None:
+        return number_answer(classifier, digits, probabilities)
+    changed = np.zeros(len(digits), dtype=bool)
+    if digits and len(examples):
+        features = classifier.features_of(np.stack([read.digit_image for read in digits]))
+        if features is not None:
+            probabilities, changed = personalised(probabilities, features, examples)
+    return {**number_answer(classifier, digits, probabilities), "personal": bool(changed.any())}
+
+
+def number_answer(classifier, digits, probabilities):
+    """The answer for the digits found and their probabilities (digits, 10)."""
     if not digits:
         return {"number": "", "digits": [], "unsure": False, "reason": NO_NUMBER_REASON,
                 "model_version": classifier.version}

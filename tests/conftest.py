@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 from handwriting.pendigits import VALIDATION_WRITERS
-from harness.apps import migrated_app, serving_in_background
+from harness.apps import TEST_CLIENT_SALT, migrated_app, serving_in_background
 from harness.browser import chromium_launch_options
 from harness.postgres import postgres_server  # noqa: E402
 from harness.strokes import pen_digit_text
@@ -78,8 +78,9 @@ def postgres():
 
 
 @pytest.fixture
-def postgres_of_its_own():
+def postgres_of_its_own(monkeypatch):
     """A PostgreSQL server for one test that stops and starts it."""
+    monkeypatch.setenv("DIGITPAD_CLIENT_SALT", TEST_CLIENT_SALT)
     yield from started_postgres()
 
 
@@ -91,6 +92,9 @@ def database_url(request, tmp_path):
         return
     server = request.getfixturevalue("postgres")
     url = server.create_database()
+    # A server database needs the client hashes' salt set (web/client_salt.py): every app and
+    # server the test makes on it reads it from the environment.
+    request.getfixturevalue("monkeypatch").setenv("DIGITPAD_CLIENT_SALT", TEST_CLIENT_SALT)
     yield url
     server.drop_database(url)
 

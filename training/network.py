@@ -102,3 +102,21 @@ def rounded(report):
         "per_digit": [round(value, 6) for value in report["per_digit"]],
         "per_writer": {str(writer): round(value, 6) for writer, value in report["per_writer"].items()},
     }
+
+
+def feature_mean(network, images, batch_size=1000):
+    """The mean of the network's penultimate features (the input of its last layer) over uint8
+    images, rounded for metadata.json: personal examples are compared around it
+    (model/writer_examples.py), where cosines tell a writer's digits apart far better than
+    around zero."""
+    penultimate = keras.Model(network.inputs, network.layers[-1].input)
+    features = penultimate.predict(to_model_input(images), batch_size=batch_size, verbose=0)
+    return [round(float(value), 6) for value in features.mean(axis=0)]
+
+
+def held_out_figures(network, images, labels):
+    """Accuracy on the held-out clients' corrections (none yet: accuracy None)."""
+    if len(labels) == 0:
+        return {"accuracy": None, "images": 0}
+    accuracy = float((predicted_digits(network, images) == labels).mean())
+    return {"accuracy": round(accuracy, 6), "images": int(len(labels))}

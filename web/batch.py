@@ -9,6 +9,7 @@ large, they only preprocess, and the network sees the whole batch at once on the
 """
 
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -16,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
-from model.batch_processes import classify_each, ignore_termination_signal
+from model.batch_processes import classify_each, start_batch_process
 from model.preprocessing import ImageRejected, decode_data_url, preprocess_each
 from model.runtimes import available_cores
 from web.errors import error_body, error_response
@@ -112,7 +113,9 @@ def batch_pool():
             context = multiprocessing.get_context("spawn")
             _pool = ProcessPoolExecutor(
                 max_workers=available_cores(), mp_context=context,
-                initializer=ignore_termination_signal,
+                # They die with this worker, even when it is killed (model/batch_processes.py).
+                initializer=start_batch_process,
+                initargs=(os.getpid(), threading.current_thread() is threading.main_thread()),
             )
         return _pool
 
@@ -159,7 +162,12 @@ def in_batch_processes(function, images, settings):
     chunks = [images[start : start + size] for start in range(0, len(images), size)]
     pool = batch_pool()
     try:
-        parts = off_the_event_loop(lambda: list(pool.map(function, chunks, [settings] * len(chunks))))
+        # Submitted here, in the worker's main thread (a greenlet of it under gevent): the pool
+        # starts its processes in the thread that submits, and a process set to die with its
+        # parent dies with that thread, so never with one of gevent's pool threads, which may
+        # end while the worker lives on. Only the wait is off the event loop.
+        futures = [pool.submit(function, chunk, settings) for chunk in chunks]
+        parts = off_the_event_loop(lambda: [future.result() for future in futures])
         return [outcome for part in parts for outcome in part]
     except BrokenProcessPool:
         replace_broken_pool(pool)

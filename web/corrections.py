@@ -11,12 +11,14 @@ import io
 
 from flask import Blueprint, current_app, jsonify, request
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import BadRequest, UnprocessableEntity
 
 from model.pad import SENT_SIZE
 from model.preprocessing import decode_image, to_grayscale
+from web.corrections_usage import StorageFull, reserve, stored_bytes
+from web.cross_site import same_site_only
 from web.database import KINDS, Correction, DatabaseUnavailable, client_hash, db, short, utc_now
 from web.errors import error_response
 from web.image_input import (
@@ -26,16 +28,19 @@ from web.image_input import (
 )
 from web.metrics import CORRECTIONS
 from web.model_watcher import served_model
+from web.quotas import corrections_quota, over_quota_message, stored_a_new_row, writer_key, writer_less
 from web.rate_limits import limiter
+from web.writer_examples import examples_changed
+from web.writers import request_writer
 
 corrections = Blueprint("corrections", __name__)
 
 FIELDS = ("image", "label", "kind")
 FORM_FIELDS = ("label", "kind")
-
-
-class StorageFull(Exception):
-    pass
+# A 112 x 112 grey PNG: 112 rows of a filter byte and 112 pixels, 12,656 bytes, which deflate
+# stores (its worst case) in one block with a few bytes of framing, plus the signature and the
+# IHDR, IDAT and IEND chunks (57 bytes). So a stored drawing is never larger than this.
+MAX_DRAWING_BYTES = SENT_SIZE * (SENT_SIZE + 1) + 512
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,19 +92,26 @@ def correction_from_request():
 
 
 def stored_drawing(data):
-    """The drawing as kept: as sent when it is a PNG no larger than the page sends, else shrunk
-    to that size in grey levels, so a large photo costs the database no more than a drawing."""
-    # The drawing was decoded and checked against the limits to be classified; its header
-    # alone says whether it is kept as it is.
-    with Image.open(io.BytesIO(data)) as header:
-        if header.format == "PNG" and max(header.size) <= SENT_SIZE:
-            return data
+    """(the drawing as kept, its key): always decoded (with the served classifier's limits) and
+    encoded again from its pixels, as a grey PNG no larger than the page sends (SENT_SIZE a side),
+    with no ancillary chunk (no text, EXIF or ICC profile). What a client sends besides the
+    pixels is never kept, and a drawing costs the database at most MAX_DRAWING_BYTES.
+
+    The key (drawing_sha256, one row per drawing) is the SHA-256 of the kept pixels and their
+    size: the same drawing sent again with other chunks, or re-encoded, is the same row.
+    """
     limits = served_model().classifier.image_limits
-    gray = to_grayscale(decode_image(data, **limits))
+    gray = to_grayscale(decode_image(data, **limits)).convert("L")
     gray.thumbnail((SENT_SIZE, SENT_SIZE), Image.Resampling.LANCZOS)
+    # A new image of the pixels alone: Pillow writes what an image's `info` carries (an ICC
+    # profile, a DPI) into the PNG it saves.
+    pixels = Image.frombytes("L", gray.size, gray.tobytes())
     buffer = io.BytesIO()
-    gray.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
+    pixels.save(buffer, format="PNG", optimize=True)
+    png = buffer.getvalue()
+    assert len(png) <= MAX_DRAWING_BYTES, f"a {pixels.size} drawing took {len(png):,} bytes"
+    key = hashlib.sha256(b"%dx%d:" % pixels.size + pixels.tobytes()).hexdigest()
+    return png, key
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,7 +120,13 @@ def stored_drawing(data):
 
 
 @corrections.post("/api/corrections")
+@same_site_only
 @limiter.limit(lambda: current_app.config["CORRECTIONS_RATE_LIMIT"])
+# The daily quotas count only the corrections that added a row (201), per client address and,
+# where the request names a writer, per writer too.
+@limiter.limit(corrections_quota, deduct_when=stored_a_new_row, error_message=over_quota_message)
+@limiter.limit(corrections_quota, key_func=writer_key, exempt_when=writer_less,
+               deduct_when=stored_a_new_row, error_message=over_quota_message)
 def create_correction():
     served = served_model()
     classifier = served.classifier
@@ -119,6 +137,7 @@ def create_correction():
         digit_image, answer = classifier.read(data, predict=submit)
     if answer["digit"] is None:
         raise UnprocessableEntity("The drawing has no ink: there is no digit to correct.")
+    drawing, drawing_sha256 = stored_drawing(data)
     fields = {
         "label": label,
         "kind": kind,
@@ -126,8 +145,10 @@ def create_correction():
         "confidence": answer["confidence"],
         "model_version": answer["model_version"],
         "model_input": digit_image.tobytes(),
-        "drawing": stored_drawing(data),
-        "drawing_sha256": hashlib.sha256(data).hexdigest(),
+        "drawing": drawing,
+        "drawing_sha256": drawing_sha256,
+        # The writer's token, where the request carries one: the correction is their example too.
+        "writer": request_writer(),
     }
     row, stored = store(fields)
     CORRECTIONS.labels(kind, stored).inc()
@@ -171,19 +192,23 @@ def store_once(fields):
         select(Correction).where(Correction.drawing_sha256 == fields["drawing_sha256"])
     )
     if row is not None:
-        if (row.label, row.kind) == (fields["label"], fields["kind"]):
+        # The same drawing again: its label replaced when the same writer (or, with no writer,
+        # any anonymous client) chose again; another writer's example is never changed.
+        if (row.label, row.kind) == (fields["label"], fields["kind"]) or row.writer != fields["writer"]:
             return row, "unchanged"
         row.label, row.kind, row.updated_at = fields["label"], fields["kind"], now
+        if row.writer is not None:
+            examples_changed(row.writer)
         db.session.commit()
         return row, "replaced"
-    limit = current_app.config["CORRECTIONS_MAX_ROWS"]
-    if limit is not None and db.session.scalar(select(func.count(Correction.id))) >= limit:
-        raise StorageFull(
-            f"The corrections store is full ({limit:,} drawings), so this one was not kept. "
-            "Predictions still work."
-        )
+    # Counted in the same transaction as the insert (web/corrections_usage.py says why).
+    config = current_app.config
+    reserve(stored_bytes(fields["drawing"], fields["model_input"]), config["CORRECTIONS_MAX_ROWS"],
+            config["CORRECTIONS_MAX_BYTES"])
     row = Correction(**fields, created_at=now, client=client_hash(request.remote_addr))
     db.session.add(row)
+    if row.writer is not None:
+        examples_changed(row.writer)
     db.session.commit()
     return row, "new"
 

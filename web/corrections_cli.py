@@ -1,6 +1,7 @@
 """The corrections' commands: flask --app app corrections stats | export | delete."""
 
 import io
+import json
 from pathlib import Path
 
 import click
@@ -10,7 +11,11 @@ from sqlalchemy import delete, func, select
 
 from model.loader import write_atomically
 from model.preprocessing import MNIST_SIZE
-from web.database import Correction, db
+from web.corrections_usage import delete_corrections, usage
+from web.database import Correction, Writer, db
+from web.retrain import check_command
+from web.writer_examples import examples_changed
+from web.writers import TOKEN, writer_id
 
 corrections_cli = AppGroup("corrections", help="People's corrections: counts, export for training, deletion.")
 
@@ -19,30 +24,42 @@ corrections_cli = AppGroup("corrections", help="People's corrections: counts, ex
 
 
 @corrections_cli.command("stats")
-def stats_command():
-    """Counts by label, kind and model version, and predicted digit against the right one."""
-    total = db.session.scalar(select(func.count(Correction.id)))
-    click.echo(f"{total:,} corrections")
-    if not total:
+@click.option("--json", "as_json", is_flag=True, help="print the counts as one JSON object, for scripts")
+def stats_command(as_json):
+    """Counts by status, label, kind and model version, and predicted digit against the right one."""
+    counts = corrections_counts()
+    if as_json:
+        click.echo(json.dumps(counts))
         return
-    for title, column in (
-        ("By label", Correction.label),
-        ("By kind", Correction.kind),
-        ("By model version", Correction.model_version),
-    ):
+    click.echo(f"{counts['total']:,} corrections")
+    if not counts["total"]:
+        return
+    click.echo(f"{counts['bytes']:,} bytes of drawings and model inputs (DIGITPAD_CORRECTIONS_MAX_BYTES counts them)")
+    for title, key in (("By status", "by_status"), ("By label", "by_label"), ("By kind", "by_kind"),
+                       ("By model version", "by_model_version")):
         click.echo(f"\n{title}:")
-        for key, count in db.session.execute(select(column, func.count()).group_by(column).order_by(column)):
-            click.echo(f"  {key!s:>24}  {count:>8,}")
-    confusion = np.zeros((10, 10), dtype=np.int64)
-    pairs = select(Correction.predicted, Correction.label, func.count()).group_by(
-        Correction.predicted, Correction.label
-    )
-    for predicted, label, count in db.session.execute(pairs):
-        confusion[predicted, label] = count
+        for name, count in counts[key].items():
+            click.echo(f"  {name:>24}  {count:>8,}")
     click.echo("\nPredicted (rows) against the right digit (columns):")
     click.echo("      " + "".join(f"{digit:>7}" for digit in range(10)))
-    for predicted in range(10):
-        click.echo(f"  {predicted:>3} " + "".join(f"{count:>7,}" for count in confusion[predicted]))
+    for predicted, row in enumerate(counts["confusion"]):
+        click.echo(f"  {predicted:>3} " + "".join(f"{count:>7,}" for count in row))
+
+
+def corrections_counts():
+    """The corrections counted: in all, by status, label, kind and model version, and the
+    confusion matrix (predicted digit against the right one, rows by prediction)."""
+    counts = {"total": db.session.scalar(select(func.count(Correction.id))), "bytes": usage()[1]}
+    for key, column in (("by_status", Correction.status), ("by_label", Correction.label),
+                        ("by_kind", Correction.kind), ("by_model_version", Correction.model_version)):
+        rows = db.session.execute(select(column, func.count()).group_by(column).order_by(column))
+        counts[key] = {str(name): count for name, count in rows}
+    confusion = np.zeros((10, 10), dtype=np.int64)
+    pairs = select(Correction.predicted, Correction.label, func.count()).group_by(Correction.predicted, Correction.label)
+    for predicted, label, count in db.session.execute(pairs):
+        confusion[predicted, label] = count
+    counts["confusion"] = confusion.tolist()
+    return counts
 
 
 # The export's arrays: name, the column it holds, and its NumPy type.
@@ -54,6 +71,7 @@ EXPORT_COLUMNS = (
     ("model_versions", Correction.model_version, "<U64"),
     ("created_at", Correction.created_at, "datetime64[ms]"),
     ("clients", Correction.client, "<U32"),
+    ("statuses", Correction.status, "<U12"),
 )
 
 
@@ -86,20 +104,43 @@ def export_command(out):
 @corrections_cli.command("delete")
 @click.option(
     "--before",
-    required=True,
     type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
     help="Delete corrections stored before this UTC date (and time).",
 )
+@click.option("--writer", "token", help="Delete a writer's corrections: their token, as their cookie holds it.")
+@click.option("--id", "correction_id", type=click.IntRange(min=1), help="Delete one correction, by its id.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def delete_command(before, yes):
-    """Delete the corrections stored before a date."""
-    older = Correction.created_at < before
-    count = db.session.scalar(select(func.count(Correction.id)).where(older))
+def delete_command(before, token, correction_id, yes):
+    """Delete corrections: those stored before a date, a writer's, or one by its id."""
+    chosen = [name for name, value in (("--before", before), ("--writer", token), ("--id", correction_id))
+              if value is not None]
+    if len(chosen) != 1:
+        raise click.UsageError("Give exactly one of --before, --writer and --id.")
+    if before is not None:
+        condition, what = Correction.created_at < before, f"stored before {before:%Y-%m-%d %H:%M:%S}"
+    elif token is not None:
+        if not TOKEN.match(token):
+            raise click.BadParameter("not a writer token (43 characters of A-Z, a-z, 0-9, _ and -).", param_hint="--writer")
+        condition, what = Correction.writer == writer_id(token), f"of writer {writer_id(token)[:12]}"
+    else:
+        condition, what = Correction.id == correction_id, f"with id {correction_id}"
+    count = db.session.scalar(select(func.count(Correction.id)).where(condition))
     if count == 0:
-        click.echo(f"No corrections stored before {before:%Y-%m-%d %H:%M:%S}.")
+        click.echo(f"No corrections {what}.")
         return
     if not yes:
-        click.confirm(f"Delete {count:,} corrections stored before {before}?", abort=True)
-    result = db.session.execute(delete(Correction).where(older))
+        click.confirm(f"Delete {count:,} corrections {what}?", abort=True)
+    # The writers whose examples change: their revision moves, so every worker reloads them.
+    writers = set(db.session.scalars(select(Correction.writer).where(condition, Correction.writer.is_not(None)).distinct()))
+    deleted = delete_corrections(condition)  # Taken off the running total too.
+    if token is not None:
+        db.session.execute(delete(Writer).where(Writer.id == writer_id(token)))
+    else:
+        for writer in writers:
+            examples_changed(writer)
     db.session.commit()
-    click.echo(f"Deleted {result.rowcount:,} corrections stored before {before:%Y-%m-%d %H:%M:%S}.")
+    click.echo(f"Deleted {deleted:,} corrections {what}.")
+
+
+# The label check of `models retrain`, on its own (web/retrain.py).
+corrections_cli.add_command(check_command)

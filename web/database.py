@@ -16,21 +16,24 @@ from flask import current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     SmallInteger,
     String,
     Text,
     event,
-    select,
     text,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from web.client_salt import client_salt
 
 log = logging.getLogger("digitpad")
 
@@ -38,7 +41,6 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # Relative SQLite paths are put in the app's instance folder by Flask-SQLAlchemy.
 DEFAULT_DATABASE_URL = "sqlite:///digitpad.sqlite3"
 KINDS = ("wrong", "right")
-CLIENT_SALT_SETTING = "client_salt"
 
 
 class Base(DeclarativeBase):
@@ -60,9 +62,13 @@ class Correction(db.Model):
 
     __tablename__ = "corrections"
     __table_args__ = (
+        Index("ix_corrections_writer_id", "writer", "id"),
         CheckConstraint("label BETWEEN 0 AND 9", name="label_is_a_digit"),
         CheckConstraint("predicted BETWEEN 0 AND 9", name="predicted_is_a_digit"),
         CheckConstraint("kind IN ('wrong', 'right')", name="kind_is_known"),
+        CheckConstraint(
+            "status IN ('unchecked', 'trusted', 'quarantined', 'accepted', 'rejected')", name="status_is_known"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -82,10 +88,41 @@ class Correction(db.Model):
     drawing_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     # A salted hash of the client's address: who sent what, without keeping addresses.
     client: Mapped[str] = mapped_column(String(32), index=True)
+    # The anonymous writer who made it (web/writers.py: the SHA-256 of their token), or None:
+    # a writer's corrections are their examples (web/writer_examples.py).
+    writer: Mapped[str | None] = mapped_column(String(64))
+    # Whether it may be trained on (training/label_quality.py): unchecked until the label check
+    # of `models retrain`, then trusted or quarantined; accepted or rejected once a person
+    # reviewed it on /admin/.
+    status: Mapped[str] = mapped_column(String(12), default="unchecked", server_default="unchecked", index=True)
+
+
+class Writer(db.Model):
+    """An anonymous writer with examples: `revision` rises with every change of them, so that
+    each worker knows when its cached copy is stale (one primary-key read a prediction)."""
+
+    __tablename__ = "writers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+
+
+class CorrectionsUsage(db.Model):
+    """One row (id 1): how many corrections are kept and the bytes their drawings and model
+    inputs take. Updated in the transaction that stores or deletes corrections, so that the
+    storage caps are checked with one row's update, never by counting a million rows."""
+
+    __tablename__ = "corrections_usage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stored_rows: Mapped[int] = mapped_column(BigInteger)
+    stored_bytes: Mapped[int] = mapped_column(BigInteger)
 
 
 class Setting(db.Model):
-    """Values that belong to one database, such as the salt of the client hashes."""
+    """Values that belong to one database (the client salt is no longer one: web/client_salt.py)."""
 
     __tablename__ = "settings"
 
@@ -149,9 +186,10 @@ def sqlalchemy_url(url):
 
 
 def engine_options(url, busy_timeout_seconds):
-    # Connections are checked before use, so the database coming back after a restart is
-    # noticed without restarting the app.
-    options = {"pool_pre_ping": True}
+    # Connections to a server are checked before use, so the database coming back after a
+    # restart is noticed without restarting the app. A SQLite file has no server to lose, and
+    # the check would cost every writer's prediction a second statement.
+    options = {"pool_pre_ping": not url.startswith("sqlite")}
     if url.startswith("postgresql"):
         # A stopped server is noticed within seconds instead of the system's TCP timeout.
         options["connect_args"] = {
@@ -181,6 +219,8 @@ def init_database(app):
     )
     if url.startswith("sqlite"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    # Read (or made) at start: a server database without DIGITPAD_CLIENT_SALT stops the app here.
+    app.extensions["digitpad.client_salt"] = client_salt(app, url)
     db.init_app(app)
     # render_as_batch: SQLite can only change a table by copying it, which Alembic's batch
     # mode does for later migrations.
@@ -208,19 +248,7 @@ def short(error):
 
 def client_hash(address):
     """A salted hash of a client's address: the same client gives the same hash in every worker
-    and server that shares the database, and the address cannot be read back from it."""
-    salt = current_app.config.get("CLIENT_SALT") or database_salt()
+    and server that shares the salt, and the address cannot be read back from it. The salt is
+    never in the database (web/client_salt.py)."""
+    salt = current_app.extensions["digitpad.client_salt"]
     return hmac.new(salt.encode(), (address or "").encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def database_salt():
-    # The salt is written by the first migration, once per database.
-    cache = current_app.extensions.setdefault("digitpad.database_salt", {})
-    if "salt" not in cache:
-        salt = db.session.scalar(select(Setting.value).where(Setting.name == CLIENT_SALT_SETTING))
-        if not salt:
-            raise DatabaseUnavailable(
-                "The corrections database has not been set up: run `flask --app app db upgrade`."
-            )
-        cache["salt"] = salt
-    return cache["salt"]

@@ -7,7 +7,6 @@ a multipart form with a `file` field, a data URL as the text body, or a PNG or J
 import json
 import re
 
-import numpy as np
 from flask import current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
@@ -65,11 +64,9 @@ def image_bytes_from_request():
 def json_object_from_request():
     """The JSON object in the body, its nesting checked before it is parsed."""
     body = request_body()
-    depth_limit = current_app.config["MAX_JSON_DEPTH"]
-    # Counting brackets is cheap; the exact depth is only worked out when it could matter.
-    could_be_deep = body.count(b"[") + body.count(b"{") > depth_limit
-    if could_be_deep and json_nesting_depth(body) > depth_limit:
-        raise BadRequest(f"The JSON is nested more than {depth_limit} levels deep.")
+    refusal = json_structure_refusal(body, current_app.config["MAX_JSON_DEPTH"], most_json_values())
+    if refusal:
+        raise BadRequest(refusal)
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError) as error:
@@ -86,14 +83,50 @@ def image_bytes_from_json(payload):
     return decode_data_url(image)
 
 
-JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-OPENING_BRACKETS = np.frombuffer(b"[{", dtype=np.uint8)
-CLOSING_BRACKETS = np.frombuffer(b"]}", dtype=np.uint8)
+# A JSON string (escapes included; possessive, so an unterminated one is given up in one pass),
+# or one character of the structure: a bracket, a comma (one more value), a lone quote (a
+# string that never ends: not JSON, which the parser then says).
+JSON_TOKEN = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{},"]', re.DOTALL)
+OPENING, CLOSING, QUOTE = b"[{", b"]}", ord('"')
 
 
-def json_nesting_depth(body):
-    """Deepest bracket nesting in JSON text, counted before parsing (strings are skipped)."""
-    structure = np.frombuffer(JSON_STRING.sub(b'""', body), dtype=np.uint8)
-    steps = np.isin(structure, OPENING_BRACKETS).astype(np.int64)
-    steps -= np.isin(structure, CLOSING_BRACKETS)
-    return int(np.cumsum(steps).max(initial=0))
+def most_json_values():
+    """The most strings, commas and brackets a JSON body may hold: a batch's images and a few
+    more. A legitimate body holds a handful; each one more would become a Python object."""
+    return 2 * current_app.config["BATCH_MAX_IMAGES"] + 64
+
+
+def json_structure_refusal(body, depth_limit, most_values):
+    """Why a JSON body is refused before it is parsed (nested deeper than `depth_limit`, or more
+    than `most_values` strings, commas and brackets), or None. It stops at the first token past
+    a limit and keeps nothing per token: a 45 MB body of `[` or of `[],` costs no memory."""
+    depth = 0
+    for count, token in enumerate(JSON_TOKEN.finditer(body), start=1):
+        if count > most_values:
+            return f"The JSON holds more than {most_values:,} values and brackets; send one object of the documented form."
+        first = body[token.start()]
+        if first in OPENING:
+            depth += 1
+            if depth > depth_limit:
+                return f"The JSON is nested more than {depth_limit} levels deep."
+        elif first in CLOSING:
+            depth -= 1
+        elif first == QUOTE and token.end() - token.start() == 1:
+            return None  # A string that never ends: the parser refuses it at once.
+    return None
+
+
+def json_nesting_depth(body, stop_after=None):
+    """Deepest bracket nesting in JSON text (strings skipped), counted no further than
+    `stop_after` levels when it is given."""
+    depth = deepest = 0
+    for token in JSON_TOKEN.finditer(body):
+        first = body[token.start()]
+        if first in OPENING:
+            depth += 1
+            deepest = max(deepest, depth)
+            if stop_after is not None and deepest > stop_after:
+                break
+        elif first in CLOSING:
+            depth -= 1
+    return deepest

@@ -21,15 +21,25 @@ from web.model_registry import (
     served_version,
     version_folder,
 )
+from web.retrain import retrain_command
 
 models_cli = AppGroup("models", help="The model registry: versions, their figures, promotion and rollback.")
 
 
 @models_cli.command("list")
-def list_command():
+@click.option("--json", "as_json", is_flag=True, help="print the versions as one JSON object, for scripts")
+def list_command(as_json):
     """The versions in the registry, their figures and which one is served."""
     serving = served_version()
     rows = db.session.execute(select(ModelVersion).order_by(ModelVersion.added_at)).scalars().all()
+    if as_json:
+        click.echo(json.dumps({
+            "served": serving,
+            "versions": [{"version": row.version, "added_at": row.added_at.isoformat() + "Z",
+                          "evaluation": json.loads(row.evaluation), "served": row.version == serving}
+                         for row in rows],
+        }))
+        return
     if not rows:
         click.echo(f"The registry is empty: the committed model ({current_app.config['MODEL_DIR']}) is served.")
     for row in rows:
@@ -87,3 +97,7 @@ def rollback_command():
     except RegistryError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Rolled back to {now} (was {before}).")
+
+
+# The whole loop from corrections to a promoted version (web/retrain.py).
+models_cli.add_command(retrain_command)

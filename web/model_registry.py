@@ -8,6 +8,7 @@ web/model_cli.py; the thread that follows it while serving is in web/model_watch
 """
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -32,6 +33,25 @@ class RegistryError(Exception):
 
 
 MODEL_FILES = (ARCHITECTURE_FILE, WEIGHTS_FILE, LITERT_FILE, METADATA_FILE)
+# A version becomes a folder name (instance/model-versions/VERSION): one path component, no
+# dots alone, nothing a shell or a URL must quote.
+VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def checked_version(version):
+    """The version name, if it is safe as a folder name; else RegistryError."""
+    if not isinstance(version, str) or not VERSION_NAME.fullmatch(version) or ".." in version:
+        raise RegistryError(
+            f"Version name {str(version)[:80]!r} is refused: a version is 1-64 letters, digits, '.', "
+            "'_' or '-', starting with a letter or digit, without '..'."
+        )
+    return version
+
+
+def checked_file_name(name):
+    if name not in MODEL_FILES:
+        raise RegistryError(f"File name {str(name)[:80]!r} is refused: a version's files are {', '.join(MODEL_FILES)}.")
+    return name
 
 
 EVALUATION_SETS = ("mnist_test", "validation_writers", "held_out_corrections")
@@ -50,7 +70,8 @@ def served_version():
 
 def version_folder(app, version):
     """The version's files, written from the database once, into the instance folder."""
-    folder = Path(app.instance_path) / "model-versions" / version
+    # Checked here too: the name and the file names come from the database.
+    folder = Path(app.instance_path) / "model-versions" / checked_version(version)
     expected = db.session.get(ModelVersion, version).files_sha256
     if (folder / METADATA_FILE).exists():
         if model_files_sha256(folder) == expected:
@@ -61,7 +82,7 @@ def version_folder(app, version):
     # Written beside, then renamed: another worker may be writing the same version.
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=folder.parent))
     for file in files:
-        (staging / file.name).write_bytes(file.content)
+        (staging / checked_file_name(file.name)).write_bytes(file.content)
     try:
         staging.rename(folder)
     except OSError:  # Another worker was first.
@@ -141,6 +162,7 @@ def add_version(folder, sets, report=print):
     version = metadata.get("version")
     if not version:
         raise RegistryError(f"{folder}/{METADATA_FILE} names no version.")
+    checked_version(version)
     if db.session.get(ModelVersion, version):
         raise RegistryError(f"Version {version} is in the registry already.")
     recorded_hash = metadata.get("model_files_sha256")

@@ -20,7 +20,7 @@ from model.batching import Batcher
 from model.classifier import DigitClassifier
 from web.database import db
 from web.metrics import BATCH_SIZES, SERVED_MODEL
-from web.model_registry import served_version, version_folder
+from web.model_registry import RegistryError, served_version, version_folder
 
 log = logging.getLogger("digitpad")
 
@@ -122,7 +122,7 @@ class ModelWatcher:
         with self.app.app_context():
             try:
                 return version_folder(self.app, version)
-            except (SQLAlchemyError, OSError) as error:
+            except (SQLAlchemyError, OSError, RegistryError) as error:
                 log.warning("Model version %s could not be written here: %s", version, error)
                 return None
             finally:

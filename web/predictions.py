@@ -1,16 +1,20 @@
 """The page, /predict/, and what the service says about itself (health, model, metrics)."""
 
-from flask import Blueprint, current_app, jsonify, render_template
+import numpy as np
+from flask import Blueprint, current_app, jsonify, make_response, render_template
 
 from model.number_answers import read_number
 from model.pad import page_constants
 from model.report import describe
+from model.writer_examples import WriterExamples, read_for_writer
 from web.database import database_state
 from web.errors import error_response
 from web.image_input import image_bytes_from_request
 from web.metrics import PREDICTIONS, metrics_response
 from web.model_watcher import served_model
 from web.rate_limits import limiter
+from web.writer_examples import examples_for
+from web.writers import new_token, request_token, request_writer, set_writer_cookie
 
 pages = Blueprint("pages", __name__)
 api = Blueprint("api", __name__)
@@ -19,7 +23,11 @@ api = Blueprint("api", __name__)
 @pages.get("/")
 def index():
     # The page's script and stylesheet read the pad's constants from <body>'s data attributes.
-    return render_template("index.html", pad=page_constants())
+    response = make_response(render_template("index.html", pad=page_constants()))
+    if request_token() is None:
+        # A new writer: their corrections will count for their own next drawings.
+        set_writer_cookie(response, new_token())
+    return response
 
 
 @api.post("/predict/")
@@ -31,9 +39,16 @@ def predict():
     # must not make others' batches wait for it. Announced from then on, so a batch being
     # gathered waits for this request's image while it is decoded and preprocessed.
     data = image_bytes_from_request()
-    with served.batcher.announced() as submit:
-        classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
-        answer = classifier.classify(data, predict=submit)
+    examples = writers_examples(classifier)
+    if examples:
+        # Read with the network's features, apart from the batcher: the writer's own examples vote.
+        answer = read_for_writer(classifier, data, examples)[1]
+    else:
+        with served.batcher.announced() as submit:
+            classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
+            answer = classifier.classify(data, predict=submit)
+        if examples is not None:
+            answer["personal"] = False
     PREDICTIONS.labels("none" if answer["digit"] is None else str(answer["digit"])).inc()
     return jsonify(answer)
 
@@ -45,10 +60,21 @@ def predict_number():
     classifier = served_model().classifier
     data = image_bytes_from_request()
     classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
-    answer = read_number(classifier, data)
+    answer = read_number(classifier, data, writers_examples(classifier))
     for digit in answer["digits"]:
         PREDICTIONS.labels(str(digit["digit"])).inc()
     return jsonify(answer)
+
+
+def writers_examples(classifier):
+    """The examples of the request's writer (empty when they have none yet), or None for an
+    anonymous request, whose answer stays exactly what it was before writers had examples."""
+    writer = request_writer()
+    if writer is None:
+        return None
+    classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
+    examples = examples_for(writer, classifier)
+    return examples if examples is not None else WriterExamples.of(np.zeros((0, 1), np.float32), [])
 
 
 @api.get("/healthz")

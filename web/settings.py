@@ -16,12 +16,22 @@ from model.preprocessing import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
 from model.test_time_augmentation import TTA_BELOW
 
 
+class Quota(str):
+    """A whole number of requests a day, as text; empty turns the quota off."""
+
+    def __new__(cls, raw):
+        raw = raw.strip()
+        if raw and not (raw.isascii() and raw.isdigit()):
+            raise ValueError(f"{raw!r} is not a whole number")
+        return super().__new__(cls, raw)
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str  # in app.config
     environment: str  # the variable it is read from
     default: object
-    kind: type  # str, int or float
+    kind: type  # str, int, float or Quota (text: empty is a value, not the default)
     meaning: str
 
 
@@ -46,6 +56,10 @@ SETTINGS = (
     Setting("MODEL_POLL_SECONDS", "DIGITPAD_MODEL_POLL_SECONDS", 1.0, float,
             "How often each worker asks the registry which version is served (0: never; the "
             "committed model is served)."),
+    Setting("RETRAIN_MAX_SHARE", "DIGITPAD_RETRAIN_MAX_SHARE", 0.2, float,
+            "`models retrain`: no writer and no address supplies more than this share of the corrections trained on."),
+    Setting("RETRAIN_CORRECTIONS_WEIGHT", "DIGITPAD_RETRAIN_CORRECTIONS_WEIGHT", 5, int,
+            "`models retrain`: how many times each correction is trained on an epoch."),
     Setting("PROMOTE_TOLERANCE", "DIGITPAD_PROMOTE_TOLERANCE", 0.2, float,
             "The gate: a version may read worse than the served one on no evaluation set by more "
             "than this many percentage points."),
@@ -72,7 +86,11 @@ SETTINGS = (
     Setting("RATE_LIMIT", "DIGITPAD_RATE_LIMIT", "20 per second;600 per minute", str,
             "Predictions a client may ask for (empty: no limit)."),
     Setting("RATELIMIT_STORAGE_URI", "DIGITPAD_RATE_LIMIT_STORAGE", "memory://", str,
-            "Where the rate limits are counted (Flask-Limiter's storage URI)."),
+            "Where the rate limits are counted (Flask-Limiter's storage URI): memory:// counts in "
+            "each worker; redis://HOST:6379 is shared by every worker of every server."),
+    Setting("RATE_LIMIT_STORAGE_TIMEOUT_SECONDS", "DIGITPAD_RATE_LIMIT_STORAGE_TIMEOUT_SECONDS", 0.25, float,
+            "How long a request waits for a shared rate-limit storage (Redis) before each worker "
+            "counts in its own memory until it answers again."),
     Setting("CORS_ORIGINS", "DIGITPAD_CORS_ORIGINS", "", str,
             "Other sites' origins, comma-separated, whose pages may call the API."),
     Setting("TRUSTED_PROXIES", "DIGITPAD_TRUSTED_PROXIES", 0, int,
@@ -90,8 +108,27 @@ SETTINGS = (
             "Corrections a client may send (empty: no limit)."),
     Setting("CORRECTIONS_MAX_ROWS", "DIGITPAD_CORRECTIONS_MAX_ROWS", 1_000_000, int,
             "The most corrections kept; beyond it a correction is answered 507 and not kept."),
+    Setting("CORRECTIONS_MAX_BYTES", "DIGITPAD_CORRECTIONS_MAX_BYTES", 2_000_000_000, int,
+            "The most bytes of drawings and model inputs kept; beyond it a correction is answered "
+            "507 and not kept."),
+    Setting("CORRECTIONS_QUOTA", "DIGITPAD_CORRECTIONS_QUOTA", "500", Quota,
+            "Corrections a day kept from one client address, and from one writer (empty: no quota); "
+            "past it a correction is answered 429 and not kept."),
     Setting("CLIENT_SALT", "DIGITPAD_CLIENT_SALT", "", str,
-            "The salt of the client hashes kept with corrections (empty: one made per database)."),
+            "The salt of the client hashes kept with corrections, never kept in the database "
+            "(empty: with SQLite one is made in instance/client-salt; any other database needs it set)."),
+    # The review page (web/admin.py): off unless a password hash is set.
+    Setting("ADMIN_PASSWORD_HASH", "DIGITPAD_ADMIN_PASSWORD_HASH", "", str,
+            "The operator's password as a Werkzeug hash (generate_password_hash); set, it turns the "
+            "review page /admin/ on (empty: off, every /admin/ path is a 404)."),
+    Setting("SECRET_KEY", "DIGITPAD_SECRET_KEY", "", str,
+            "The key that signs the review page's session cookie, at least 32 characters, the same on "
+            "every server; the app refuses to start with the review page on and no key."),
+    Setting("ADMIN_INSECURE_COOKIE", "DIGITPAD_ADMIN_INSECURE_COOKIE", 0, int,
+            "1: the review page's session cookie is sent over plain http too (a local try-out); 0: "
+            "over HTTPS only."),
+    Setting("ADMIN_LOGIN_RATE_LIMIT", "DIGITPAD_ADMIN_LOGIN_RATE_LIMIT", "10 per minute", str,
+            "Login attempts on the review page a client may make (empty: no limit)."),
 )
 
 
@@ -105,7 +142,7 @@ def settings_from_environment(environment=None):
     settings = {}
     for setting in SETTINGS:
         raw = environment.get(setting.environment)
-        if raw is None or (setting.kind is not str and raw.strip() == ""):
+        if raw is None or (not issubclass(setting.kind, str) and raw.strip() == ""):
             settings[setting.key] = setting.default
             continue
         try:

@@ -6,7 +6,6 @@ import json
 
 from web.openapi import description_json, read_description
 
-
 DOCS_PAGE = "openapi.md"
 
 

@@ -9,10 +9,11 @@ import { chooseCorrection, correctionsOffered, initCorrections, withdrawCorrecti
 import { digitInks, digitNear, initNumbers, pointAtDigit, selectDigit } from "./numbers.js";
 import * as pad from "./pad.js";
 import { setPageState, setStatus } from "./readout.js";
-import { createPredictionRequests } from "./requests.js";
+import { createPredictionRequests, forgetWriter } from "./requests.js";
 import {
   loadModelInfo, showAnswer, showError, showIdle, showLiveAnswer, showNumberAnswer,
 } from "./result.js";
+import { forgottenText } from "./wording.js";
 
 // Inputs where a typed digit is not text; in every other input it is, and is left alone.
 const INPUTS_WITHOUT_TEXT = new Set([
@@ -25,6 +26,8 @@ const modeButtons = Array.from(document.querySelectorAll(".mode-button"));
 const clearButton = document.getElementById("clear-button");
 const undoButton = document.getElementById("undo-button");
 const uploadInput = document.getElementById("upload-input");
+const forgetButton = document.getElementById("forget-button");
+const forgetStatus = document.getElementById("forget-status");
 
 const constants = readPadConstants(body.dataset);
 // The stylesheet sizes the number pad by this; it comes from model/pad.py like the rest.
@@ -200,6 +203,16 @@ uploadInput.addEventListener("change", () => {
   }
 });
 document.addEventListener("keydown", onKeyDown);
+forgetButton.addEventListener("click", forgetHandwriting);
+
+// "Forget my handwriting": one request at a time; the answer says what was deleted.
+async function forgetHandwriting() {
+  forgetButton.disabled = true;
+  forgetStatus.textContent = "Forgetting…";
+  const { problem, reply } = await forgetWriter();
+  forgetStatus.textContent = problem || forgottenText(reply);
+  forgetButton.disabled = false;
+}
 
 // A deliberate hook for the browser tests (tests/browser/test_render_on_page.py compares the
 // page's drawing with handwriting/render.py's): the strokes kept, in pad units, and the drawing

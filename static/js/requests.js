@@ -6,6 +6,7 @@ import { DIGIT_MODE } from "./modes.js";
 
 export const CORRECTIONS_URL = "/api/corrections";
 export const MODEL_INFO_URL = "/api/model";
+export const WRITER_URL = "/api/writer";
 // How long the final request waits for a live one still on its way: a live answer takes
 // milliseconds, or a round trip on a slow phone network; one that has not come in a second is
 // stuck, and is aborted so that the final request can go.
@@ -257,5 +258,24 @@ export async function fetchModelInfo(send = fetchNow) {
     return await response.json();
   } catch {
     return null;
+  }
+}
+
+// "Forget my handwriting": deletes this browser's corrections and its writer cookie.
+// { problem: null, reply } once done, or { problem: what to say, reply } where it was not.
+export async function forgetWriter(send = fetchNow) {
+  let reply = null;
+  try {
+    const response = await send(WRITER_URL, { method: "DELETE" });
+    reply = await readJson(response);
+    if (!response.ok || reply === null || typeof reply.forgotten !== "boolean") {
+      return { problem: errorMessage(response, reply, "Your handwriting was not forgotten"), reply };
+    }
+    return { problem: null, reply };
+  } catch {
+    return {
+      problem: "Cannot reach the server, so nothing was forgotten. Check your connection and try again.",
+      reply,
+    };
   }
 }

@@ -41,12 +41,16 @@ export function uploadSource(file) {
 
 // A lone digit's doubt, or "" when the model is sure.
 export function digitVerdict(answer) {
+  // The server says when this writer's own corrections changed the answer.
+  const personal = answer.personal ? PERSONAL_NOTE : "";
   if (!answer.unsure) {
-    return "";
+    return personal;
   }
   const [first, second] = topTwo(answer.probabilities, answer.digit);
-  return `Not sure — it might be ${first} or ${second}.`;
+  return `Not sure — it might be ${first} or ${second}.${personal ? " " + personal : ""}`;
 }
+
+export const PERSONAL_NOTE = "Read with the help of your own corrections.";
 
 export function digitAnnouncement(answer, verdict) {
   return `Predicted ${answer.digit}, ${formatPercent(answer.confidence)} confident. ${verdict}`.trim();
@@ -98,4 +102,13 @@ export function correctionSaved(choice, reply) {
   const what = choice.kind === "right" ? `${choice.label} is right` : `it was ${choice.label}`;
   const replaced = reply.stored === "replaced" ? " (replaces your earlier choice)" : "";
   return `Saved: ${what}${replaced}.`;
+}
+
+// What the page says once "Forget my handwriting" was answered. reply: the server's answer.
+export function forgottenText(reply) {
+  const count = reply.corrections_deleted;
+  const deleted = count === 1 ? "1 correction" : `${count} corrections`;
+  return reply.forgotten
+    ? `Forgotten: ${deleted} of yours deleted. Answers no longer use your handwriting.`
+    : "Nothing to forget: this browser has made no corrections.";
 }

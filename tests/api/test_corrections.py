@@ -51,7 +51,10 @@ def test_a_correction_is_stored_with_the_servers_own_reading(db_app, db_client, 
     assert (row.label, row.kind, row.predicted) == (1, "wrong", 7)
     expected_input = classifier.preprocess(seven_png)
     assert np.array_equal(np.frombuffer(row.model_input, dtype=np.uint8).reshape(28, 28), expected_input)
-    assert row.drawing == seven_png  # Sent by the page at 112 pixels: kept as sent.
+    # A drawing is no longer kept as sent: its pixels, encoded again as a grey PNG.
+    kept = Image.open(io.BytesIO(row.drawing))
+    assert kept.format == "PNG" and kept.mode == "L" and kept.size == (112, 112)
+    assert np.array_equal(np.asarray(kept), np.asarray(Image.open(io.BytesIO(seven_png)).convert("L")))
     assert len(row.drawing_sha256) == 64 and row.created_at is not None and row.updated_at is None
     # A salted hash of the address, not the address.
     assert len(row.client) == 32 and "127.0.0.1" not in row.client

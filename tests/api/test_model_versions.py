@@ -12,7 +12,7 @@ import pytest
 import requests
 
 import train_mnist
-from harness.apps import migrated_app
+from harness.apps import TEST_CLIENT_SALT, migrated_app
 from harness.model_folders import copy_of_committed_model
 from harness.servers import ROOT, procfile_server, run_release_phase
 from harness.strokes import encode, render, strokes_named
@@ -172,7 +172,8 @@ def test_the_whole_loop_a_correction_trains_a_version_the_page_is_then_answered_
         start_over,
     )
 
-    environment = {"DATABASE_URL": postgres.create_database("loop"), "DIGITPAD_RATE_LIMIT": ""}
+    environment = {"DATABASE_URL": postgres.create_database("loop"), "DIGITPAD_RATE_LIMIT": "",
+                   "DIGITPAD_CLIENT_SALT": TEST_CLIENT_SALT}
     run_release_phase({**os.environ, **environment})
 
     def flask(*arguments):
@@ -184,11 +185,19 @@ def test_the_whole_loop_a_correction_trains_a_version_the_page_is_then_answered_
         return result.stdout
 
     def answer_to_a_drawing(page):
+        """The final answer to the drawing (live answers come before it while the pen moves)."""
         start_over(page)
-        with page.expect_response("**/predict/") as answered:
-            draw_with_mouse(page, strokes_named("7-crossed"), scale=0.8, offset=(0.05, 0.03))
-            expect_state(page, "done")
-        return answered.value.json()
+        answers = []
+
+        def keep(response):
+            if response.url.endswith("/predict/"):
+                answers.append(response)
+
+        page.on("response", keep)
+        draw_with_mouse(page, strokes_named("7-crossed"), scale=0.8, offset=(0.05, 0.03))
+        expect_state(page, "done")
+        page.remove_listener("response", keep)
+        return answers[-1].json()
 
     with procfile_server(environment) as (url, _):
         context = browser.new_context(viewport=DESKTOP)
@@ -203,6 +212,7 @@ def test_the_whole_loop_a_correction_trains_a_version_the_page_is_then_answered_
             digit_button(page, said).click()
         assert corrected.value.status == 201
 
+        assert "1 trusted, 0 quarantined" in flask("corrections", "check")  # checked before trained on
         export = tmp_path / "corrections.npz"
         assert "Wrote 1 corrections" in flask("corrections", "export", "--out", export)
         out = tmp_path / "corrected-model"

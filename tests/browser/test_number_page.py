@@ -1,12 +1,10 @@
 """End-to-end tests of the page's Number mode: a whole number written on the wide pad.
 
-The digits are harness/strokes.py's, placed side by side with clear gaps on the pad (three times as
-wide as it is high) and drawn with the mouse, or with touch through the Chrome DevTools Protocol,
-as tests/browser/test_e2e.py draws lone digits. /predict/number and /api/corrections are the real app's
-unless a test needs an answer it controls.
+The digits are harness/strokes.py's, side by side on the pad (three times as wide as it is high),
+drawn with the mouse or with touch as tests/browser/test_e2e.py draws lone digits, and read by the
+real app unless a test needs an answer it controls.
 """
 
-import base64
 import json
 import re
 
@@ -14,6 +12,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from harness.answers import kept_as_its_pixels
 from harness.browser import (
     DESKTOP,
     PHONE,
@@ -328,7 +327,7 @@ def test_correction_posts_the_chosen_digits_ink(fresh_number_page, live_server):
     with app.app_context():
         row = db.session.get(Correction, stored["id"])
         assert (row.label, row.kind, row.predicted) == (1, "right", 1)
-        assert row.drawing == base64.b64decode(posted["image"].split(",", 1)[1])
+        assert kept_as_its_pixels(row.drawing, posted["image"])
 
     # Another digit has its own correction, its own ink, and starts unchosen; the first one's
     # is shown again when it is chosen again.

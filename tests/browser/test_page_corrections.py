@@ -6,9 +6,12 @@ server kept, and a page.route stand-in where it checks what the page sends or sh
 """
 
 import base64
+import io
 import json
 
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
@@ -28,6 +31,7 @@ from harness.browser import (
     wait_until,
 )
 from harness.strokes import render, strokes_named
+from model.preprocessing import to_grayscale
 from web.database import Correction, db
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +80,7 @@ def test_correction_posts_the_answered_drawing_and_choosing_again_replaces_it(fr
     expect_prediction(page, "3")
     expect_corrections_offered(page)
     expect(page.get_by_test_id("corrections")).to_contain_text(
-        "Correcting keeps your drawing to train the model."
+        "Correcting keeps your drawing to train the model, and this browser's next answers use"
     )
     assert pressed_buttons(page) == []
     final_image = image_of(predicted[-1])
@@ -125,7 +129,11 @@ def test_correction_posts_the_answered_drawing_and_choosing_again_replaces_it(fr
     with app.app_context():
         row = db.session.get(Correction, stored["id"])
         assert (row.label, row.kind, row.predicted, row.updated_at is not None) == (3, "right", 3, True)
-        assert row.drawing == base64.b64decode(final_image.split(",", 1)[1])
+        # Not kept as sent: the drawing's pixels, encoded again as a grey PNG of the same size.
+        sent = Image.open(io.BytesIO(base64.b64decode(final_image.split(",", 1)[1])))
+        kept = Image.open(io.BytesIO(row.drawing))
+        assert kept.mode == "L" and kept.size == sent.size
+        assert np.array_equal(np.asarray(kept), np.asarray(to_grayscale(sent).convert("L")))
         assert db.session.scalar(
             select(func.count(Correction.id)).where(Correction.drawing_sha256 == row.drawing_sha256)
         ) == 1

@@ -3,7 +3,7 @@ import { test } from "node:test";
 
 import { DIGIT_MODE, NUMBER_MODE, modesFor } from "../../static/js/modes.js";
 import {
-  correctionOptions, createPredictionRequests, errorMessage, fetchModelInfo, postCorrection,
+  correctionOptions, createPredictionRequests, errorMessage, fetchModelInfo, forgetWriter, postCorrection,
   predictionOptions, readJson, settledWithin, understood,
 } from "../../static/js/requests.js";
 
@@ -240,4 +240,19 @@ test("the model's info is read from /api/model, or null when it cannot be had", 
   assert.equal(await fetchModelInfo(async () => json({}, { status: 503 })), null);
   assert.equal(await fetchModelInfo(async () => { throw new TypeError(); }), null);
   assert.equal(await fetchModelInfo(async () => new Response("not json")), null);
+});
+
+test("forget my handwriting sends DELETE /api/writer and says what was deleted, or why not", async () => {
+  const done = await forgetWriter(async (url, options) => {
+    assert.equal(url, "/api/writer");
+    assert.equal(options.method, "DELETE");
+    return json({ forgotten: true, corrections_deleted: 3 });
+  });
+  assert.deepEqual(done, { problem: null, reply: { forgotten: true, corrections_deleted: 3 } });
+  const refused = await forgetWriter(async () => json({ error: { message: "Refused: another site." } }, { status: 403 }));
+  assert.equal(refused.problem, "Refused: another site.");
+  const down = await forgetWriter(async () => new Response("", { status: 503, statusText: "Service Unavailable" }));
+  assert.equal(down.problem, "Your handwriting was not forgotten (HTTP 503 Service Unavailable).");
+  const unsent = await forgetWriter(async () => { throw new TypeError(); });
+  assert.match(unsent.problem, /^Cannot reach the server, so nothing was forgotten/);
 });

@@ -3,7 +3,7 @@ import { test } from "node:test";
 
 import {
   capitalise, correctionSaved, digitAnnouncement, digitButtonLabel, digitConfidence, digitName,
-  digitVerdict, drawingAreaLabel, formatPercent, modelVersionLine, numberVerdict, topTwo,
+  digitVerdict, drawingAreaLabel, forgottenText, formatPercent, modelVersionLine, numberVerdict, topTwo,
   uploadSource,
 } from "../../static/js/wording.js";
 
@@ -100,4 +100,21 @@ test("a saved correction says what was kept, and whether it replaced an earlier 
     "Saved: 7 is right.");
   assert.equal(correctionSaved({ label: 1, kind: "wrong" }, { stored: "replaced" }),
     "Saved: it was 1 (replaces your earlier choice).");
+});
+
+test("an answer the writer's own corrections changed says so, sure or not", () => {
+  assert.equal(digitVerdict({ digit: 7, unsure: false, personal: true, probabilities: SURE_7 }),
+    "Read with the help of your own corrections.");
+  assert.equal(digitVerdict({ digit: 4, unsure: true, personal: true, probabilities: DOUBTFUL_4 }),
+    "Not sure — it might be 4 or 9. Read with the help of your own corrections.");
+  assert.equal(digitVerdict({ digit: 7, unsure: false, personal: false, probabilities: SURE_7 }), "");
+});
+
+test("forgetting says how many corrections went, or that there was nothing to forget", () => {
+  assert.equal(forgottenText({ forgotten: true, corrections_deleted: 1 }),
+    "Forgotten: 1 correction of yours deleted. Answers no longer use your handwriting.");
+  assert.equal(forgottenText({ forgotten: true, corrections_deleted: 4 }),
+    "Forgotten: 4 corrections of yours deleted. Answers no longer use your handwriting.");
+  assert.equal(forgottenText({ forgotten: false, corrections_deleted: 0 }),
+    "Nothing to forget: this browser has made no corrections.");
 });

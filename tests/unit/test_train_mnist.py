@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import train_mnist
+from handwriting.datasets import file_sha256
 from handwriting.pendigits import (
     VALIDATION_WRITERS,
 )
@@ -37,7 +38,7 @@ def test_quick_training_writes_files_that_rebuild_the_same_network(
     assert metadata["parameters"] == trained.count_params() < 500_000
     assert metadata["filters"] == 16
     assert metadata["epochs"] == 1
-    assert metadata["data"]["mnist"]["sha256"] == train_mnist.file_sha256(small_mnist)
+    assert metadata["data"]["mnist"]["sha256"] == file_sha256(small_mnist)
     assert 0.0 <= metadata["test_accuracy"] <= 1.0
     assert len(metadata["evaluation"]["mnist_test"]["per_digit"]) == 10
     assert {"tensorflow", "keras", "python", "backend"} <= metadata["versions"].keys()
@@ -47,7 +48,7 @@ def test_quick_training_writes_files_that_rebuild_the_same_network(
 
     # The data used and the writer split are recorded, and no writer is on both sides.
     pen = metadata["data"]["pendigits"]
-    assert pen["sha256"] == train_mnist.file_sha256(small_pendigits)
+    assert pen["sha256"] == file_sha256(small_pendigits)
     assert pen["training_digits"] == 20 and pen["training_drawings"] == 40
     split = metadata["writer_split"]
     assert split == {"training": [3, 4], "validation": list(VALIDATION_WRITERS)}
