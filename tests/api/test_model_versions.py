@@ -57,6 +57,7 @@ def worse_model(tmp_path_factory, mnist_path, pendigits_file):
     return out
 
 
+@pytest.mark.slow  # Measures every evaluation set (and trains a worse network).
 def test_add_checks_the_files_their_hashes_and_the_recorded_accuracy(registry, tmp_path):
     _, models = registry
     added = models("add", copy_of_committed_model(tmp_path / "same", "same-network"))
@@ -83,6 +84,7 @@ def test_add_checks_the_files_their_hashes_and_the_recorded_accuracy(registry, t
     assert "same-network" in listed and "damaged" not in listed and "misreported" not in listed
 
 
+@pytest.mark.slow  # Measures every evaluation set (and trains a worse network).
 def test_the_gate_refuses_a_worse_model_force_promotes_it_and_rollback_restores(registry, worse_model, tmp_path):
     application, models = registry
     assert models("add", worse_model).exit_code == 0
