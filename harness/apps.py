@@ -11,7 +11,7 @@ from web.database import db
 
 
 class RecordingRuntime:
-    """Stands in for Keras on a GPU, which this machine has not: says which sizes it was given."""
+    """Stands in for Keras on a GPU where there is none: says which sizes it was given."""
 
     runtime, device, on_gpu = "keras", "cuda:0 (stand-in)", True
 
