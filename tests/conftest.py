@@ -44,7 +44,7 @@ def data_file(variable, what):
 
 
 def missing(message):
-    """Skip a test that needs what this machine lacks, but never in CI."""
+    """Skip a test that needs what the machine lacks (a data set, a server), but never in CI."""
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
