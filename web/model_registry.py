@@ -228,14 +228,15 @@ def ensure_initial_version(committed_folder, sets):
     return serving
 
 
-def promote(version, committed_folder, tolerance_points, force=False):
+def promote(version, committed_folder, tolerance_points, force=False, sets=None):
     """Serve `version` if it passes the gate: it may read worse than the served version on no
     evaluation set by more than `tolerance_points` (unless forced). (the version it replaces,
     the sets it reads worse on) once promoted; RegistryError, with nothing changed, if refused."""
     candidate = db.session.get(ModelVersion, version)
     if candidate is None:
         raise RegistryError(f"No version {version} in the registry: `models add DIR` first.")
-    serving = ensure_initial_version(committed_folder, EvaluationSets())
+    # The evaluation sets the caller read already, where it did (reading them takes seconds).
+    serving = ensure_initial_version(committed_folder, sets or EvaluationSets())
     if serving == version:
         raise RegistryError(f"{version} is served already.")
     worse = worse_sets(json.loads(candidate.evaluation), json.loads(db.session.get(ModelVersion, serving).evaluation),

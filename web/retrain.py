@@ -77,14 +77,16 @@ def retrain_command(dry_run, epochs, limit, no_filter, seed, out):
     version, out = fine_tuned_version(folder, served, images[chosen], np.array([rows[i].label for i in chosen]),
                                       epochs, limit, seed, out)
     stage(5, f"Adding {version} to the registry and measuring it")
+    sets = EvaluationSets()  # Read once: the new version and, at a first promotion, the committed one.
     try:
-        row = add_version(out, EvaluationSets(), report=click.echo)
+        row = add_version(out, sets, report=click.echo)
     except RegistryError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"      {describe_figures(json.loads(row.evaluation))}")
     stage(6, "The gate")
     try:
-        previous, _ = promote(version, current_app.config["MODEL_DIR"], current_app.config["PROMOTE_TOLERANCE"])
+        previous, _ = promote(version, current_app.config["MODEL_DIR"], current_app.config["PROMOTE_TOLERANCE"],
+                              sets=sets)
         click.echo(f"Promoted {version} (was {previous}).")
     except RegistryError as error:
         click.echo(f"Not promoted: {error}")
