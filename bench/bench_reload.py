@@ -14,76 +14,28 @@ in the 5 s after each switch against the rest. Rate limits are off.
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
-import requests
 
+from harness.load import Load
 from harness.model_folders import copy_of_committed_model
 from harness.postgres import postgres_server
-from harness.servers import ROOT, procfile_server, run_release_phase
-from harness.strokes import encode, render, strokes_named
+from harness.servers import flask_command, procfile_server, run_release_phase
 from model.loader import DEFAULT_MODEL_DIR, read_metadata
 
-SEVEN_PNG = encode(render(strokes_named("7-crossed")))
 LATE_AFTER_S = 5.0
 SECOND_VERSION = "reload-second-version"
 
 
 def flask_models(environment, *arguments):
-    started = time.monotonic()
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "flask"), "--app", "app", "models", *arguments],
-        cwd=ROOT, env={**os.environ, **environment}, capture_output=True, text=True, timeout=300,
-    )
-    if result.returncode:
-        raise RuntimeError(f"flask models {' '.join(arguments)}: {result.stderr[-1000:]}")
-    return time.monotonic() - started
+    """`flask --app app models ARGUMENTS`; the seconds it took."""
+    return flask_command(environment, "models", *arguments)[1]
 
 
-class Load:
-    """`clients` threads posting drawings to the servers in turn; every answer recorded."""
-
-    def __init__(self, urls, clients):
-        self.urls = urls
-        self.answers = []  # (time sent, time answered, version or None, status)
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self._client, args=(number,)) for number in range(clients)]
-
-    def __enter__(self):
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(60)
-
-    def _client(self, number):
-        session = requests.Session()
-        turn = number
-        while not self.stopping.is_set():
-            url = self.urls[turn % len(self.urls)]
-            turn += 1
-            sent = time.monotonic()
-            try:
-                response = session.post(f"{url}/predict/", data=SEVEN_PNG, headers={"Content-Type": "image/png"},
-                                        timeout=30)
-                version = response.json().get("model_version") if response.status_code == 200 else None
-                status = response.status_code
-            except (requests.RequestException, ValueError):
-                version, status = None, "failed"
-                session = requests.Session()
-            with self.lock:
-                self.answers.append((sent, time.monotonic(), version, status))
 
 
 def run_setup(name, arguments):
@@ -102,7 +54,7 @@ def run_setup(name, arguments):
         urls = [stack.enter_context(procfile_server(environment))[0] for _ in range(servers)]
         committed = read_metadata(DEFAULT_MODEL_DIR)["version"]
         switches = []  # (time the command started, version promoted, seconds it took)
-        with Load(urls, arguments.clients) as load:
+        with Load(urls, arguments.clients, versions=True) as load:
             time.sleep(arguments.gap)
             for number in range(arguments.switches):
                 action, version = (("promote", SECOND_VERSION), SECOND_VERSION) if number % 2 == 0 else (
@@ -117,19 +69,19 @@ def run_setup(name, arguments):
 
 
 def report(name, servers, answers, switches):
-    failed = [answer for answer in answers if answer[3] != 200]
+    failed = [answer for answer in answers if answer.status != 200]
     print(f"\n{name}: {servers} server(s) x 2 workers, {len(answers):,} requests, {len(switches)} switches")
     around, steady, late = [], [], 0
     for index, (switched, version, command_seconds) in enumerate(switches):
         until = switches[index + 1][0] if index + 1 < len(switches) else float("inf")
         # Answered after this switch and before the next, by the version it replaced.
-        old = [answered for sent, answered, answer, _ in answers
-               if switched <= answered < until and answer is not None and answer != version]
+        old = [answer.answered for answer in answers
+               if switched <= answer.answered < until and answer.version is not None and answer.version != version]
         late += sum(1 for answered in old if answered - switched > LATE_AFTER_S)
         last_old = max(old) - switched if old else 0.0
         print(f"  switch {index + 1:>2} to {version:<24} command {command_seconds:4.1f} s; last answer from the "
               f"version it replaced {last_old:4.2f} s after the command started")
-    for sent, answered, _, status in answers:
+    for sent, answered, status, _ in answers:
         if status != 200:
             continue
         near = any(0 <= sent - switched < LATE_AFTER_S for switched, _, _ in switches)

@@ -14,152 +14,29 @@ is measured. tests/server/test_scale_out.py checks the same, shorter.
 
 import argparse
 import os
-import re
-import subprocess
-import sys
 import tempfile
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import requests
 
-from harness.cluster import LIMITS_OFF, add_unmeasured, cluster
-from harness.servers import ROOT
-from harness.strokes import encode, render, strokes_named
-
-SEVEN_PNG = encode(render(strokes_named("7-crossed")))
-PNG = {"Content-Type": "image/png"}
-
-
-class Load:
-    """`clients` threads posting a drawing to `url` (a list: in turn) as fast as they are
-    answered, or one every `pace` seconds; every answer (status, or "failed" with no answer) and
-    its time recorded. `addresses`: client n claims addresses[n] in X-Forwarded-For (to servers
-    that trust one hop)."""
-
-    def __init__(self, url, clients, path="/predict/", pace=0.0, addresses=None):
-        self.urls, self.path, self.pace, self.addresses = [url] if isinstance(url, str) else url, path, pace, addresses
-        self.answers = []  # (time answered, status, seconds)
-        self.errors = []  # What the requests that got no answer raised.
-        self.lock, self.stopping = threading.Lock(), threading.Event()
-        self.threads = [threading.Thread(target=self._client, args=(n,)) for n in range(clients)]
-
-    def __enter__(self):
-        self.started = time.monotonic()
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(60)
-        self.seconds = time.monotonic() - self.started
-
-    def _client(self, number):
-        session, turn = requests.Session(), number
-        headers = {**PNG, **({"X-Forwarded-For": self.addresses[number]} if self.addresses else {})}
-        while not self.stopping.is_set():
-            sent = time.monotonic()
-            url = self.urls[turn % len(self.urls)] + self.path
-            turn += 1
-            try:
-                status = session.post(url, data=SEVEN_PNG, headers=headers, timeout=30).status_code
-            except requests.RequestException as error:
-                status, session = "failed", requests.Session()
-                self.errors.append(repr(error)[:300])
-            with self.lock:
-                self.answers.append((time.monotonic(), status, time.monotonic() - sent))
-            if self.pace:
-                self.stopping.wait(max(0.0, self.pace - (time.monotonic() - sent)))
-
-    def statuses(self, since=0.0):
-        return Counter(status for answered, status, _ in self.answers if answered >= since)
-
-
-def served_versions(server_url):
-    """{worker pid: version} of one server, from its Prometheus gauge."""
-    versions = {}
-    for line in requests.get(f"{server_url}/metrics", timeout=5).text.splitlines():
-        match = re.match(r'digitpad_served_model\{(.*)\} 1\.0$', line)
-        if match:
-            labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
-            versions[labels["pid"]] = labels["version"]
-    return versions
-
-
-def predictions_answered(server_url):
-    """How many /predict/ requests this server (all its workers) has answered 200."""
-    metrics = requests.get(f"{server_url}/metrics", timeout=5).text
-    found = re.search(r'digitpad_http_requests_total\{endpoint="/predict/",status="200"\} ([0-9.e+]+)', metrics)
-    return float(found.group(1)) if found else 0.0
-
-
-def flood(urls, seconds, path="/predict/", forwarded_for=None, files=None):
-    """One client sending requests one after another for `seconds`, to the URLs in turn;
-    Counter of statuses. `forwarded_for`: the address it claims (to servers that trust one hop)."""
-    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
-    statuses, session, turn = Counter(), requests.Session(), 0
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        url = urls[turn % len(urls)] + path
-        turn += 1
-        if files:
-            response = session.post(url, files=files, headers=headers, timeout=30)
-        else:
-            response = session.post(url, data=SEVEN_PNG, headers={**PNG, **headers}, timeout=30)
-        statuses[response.status_code] += 1
-    return statuses
-
-
-def promote(environment, version):
-    """`flask --app app models promote VERSION` as an operator runs it; seconds it took."""
-    started = time.monotonic()
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "flask"), "--app", "app", "models", "promote", version, "--force"],
-        cwd=ROOT, env={**os.environ, **environment}, capture_output=True, text=True, timeout=120,
-        check=False,
-    )
-    if result.returncode:
-        raise RuntimeError(f"models promote: {result.stderr[-1500:]}")
-    return time.monotonic() - started
-
-
-def seconds_until_every_server_serves(servers, version, timeout=30):
-    """From now until every worker of every server reports `version`: {server url: seconds}."""
-    started, reached = time.monotonic(), {}
-    while len(reached) < len(servers) and time.monotonic() - started < timeout:
-        for server in servers:
-            if server.url not in reached:
-                versions = served_versions(server.url)
-                if versions and set(versions.values()) == {version}:
-                    reached[server.url] = time.monotonic() - started
-        time.sleep(0.05)
-    return reached
-
-
-def rate_limit_keys(redis):
-    return int(redis.command("DBSIZE") or 0)
-
-
-def kill_and_restart(group, load, victim=0, down_seconds=2.0):
-    """SIGKILL one server under `load`, start it again; (failed requests, seconds until it
-    answered through nginx again after it was started)."""
-    server = group.servers[victim]
-    server.kill()
-    time.sleep(down_seconds)
-    server.start()
-    started, before = time.monotonic(), predictions_answered(server.url)
-    while predictions_answered(server.url) <= before and time.monotonic() - started < 30:
-        time.sleep(0.05)
-    return time.monotonic() - started
+from harness.cluster import (
+    LIMITS_OFF,
+    add_unmeasured,
+    cluster,
+    flood,
+    kill_and_restart,
+    promote,
+    rate_limit_keys,
+    seconds_until_every_server_serves,
+    served_versions,
+)
+from harness.load import Load
 
 
 def latency_ms(answers, since, until):
-    values = [seconds * 1000 for answered, status, seconds in answers if since <= answered < until and status == 200]
+    values = [(answer.answered - answer.sent) * 1000 for answer in answers
+              if since <= answer.answered < until and answer.status == 200]
     return np.percentile(values, [50, 99]) if values else (float("nan"), float("nan"))
 
 

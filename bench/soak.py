@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from bench.bench_corrections import correction_bodies
 from bench.bench_serving import drawn_digit_bodies
 from bench.bench_slow_clients import SlowAttack
+from harness.corrections_load import correction_bodies
 from harness.servers import procfile_server, resident_megabytes, server_processes
 
 RATE_LIMITS_OFF = {"DIGITPAD_RATE_LIMIT": "", "DIGITPAD_CORRECTIONS_RATE_LIMIT": "", "DIGITPAD_BATCH_RATE_LIMIT": "",

@@ -5,7 +5,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from model.preprocessing import decode_data_url
+from model.preprocessing import decode_data_url, to_grayscale
 
 
 def model_input_of(answer):
@@ -26,8 +26,6 @@ def assert_error(response, status, *words):
 def kept_as_its_pixels(kept_png, sent_data_url):
     """Whether a stored drawing is the sent image's pixels in grey, re-encoded (web/corrections.py
     keeps no drawing as sent)."""
-    from model.preprocessing import to_grayscale
-
     sent = Image.open(io.BytesIO(decode_data_url(sent_data_url)))
     kept = Image.open(io.BytesIO(kept_png))
     return kept.mode == "L" and np.array_equal(np.asarray(kept), np.asarray(to_grayscale(sent).convert("L")))

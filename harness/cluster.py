@@ -1,18 +1,24 @@
 """Several app servers behind nginx, sharing one PostgreSQL and one Redis, all local processes
-on 127.0.0.1, as compose.yaml runs them in containers (tests/server/test_scale_out.py,
-bench/scale_out.py)."""
+on 127.0.0.1, as compose.yaml runs them in containers, and what the several-servers test and
+benchmark do to them: flood, promote, kill and restart a server, read what each serves
+(tests/server/test_scale_out.py, bench/scale_out.py)."""
 
 import os
+import re
 import signal
+import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
 import numpy as np
+import requests
 
+from harness.load import PNG, SEVEN_PNG
 from harness.nginx import nginx_server
 from harness.postgres import postgres_server
 from harness.redis_server import redis_server
-from harness.servers import free_port, procfile_server, run_release_phase, stop_process_group
+from harness.servers import flask_command, free_port, procfile_server, run_release_phase, stop_process_group
 
 # Benchmarks turn the limits off, except where a limit itself is measured.
 LIMITS_OFF = {"DIGITPAD_RATE_LIMIT": "", "DIGITPAD_CORRECTIONS_RATE_LIMIT": "", "DIGITPAD_BATCH_RATE_LIMIT": "",
@@ -92,3 +98,73 @@ def add_unmeasured(database_url, folders, classifier):
         for folder in folders:
             add_version(folder, NoEvaluation(), report=lambda message: None)
         db.engine.dispose()
+
+
+def served_versions(server_url):
+    """{worker pid: version} of one server, from its Prometheus gauge."""
+    versions = {}
+    for line in requests.get(f"{server_url}/metrics", timeout=5).text.splitlines():
+        match = re.match(r'digitpad_served_model\{(.*)\} 1\.0$', line)
+        if match:
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+            versions[labels["pid"]] = labels["version"]
+    return versions
+
+
+def predictions_answered(server_url):
+    """How many /predict/ requests this server (all its workers) has answered 200."""
+    metrics = requests.get(f"{server_url}/metrics", timeout=5).text
+    found = re.search(r'digitpad_http_requests_total\{endpoint="/predict/",status="200"\} ([0-9.e+]+)', metrics)
+    return float(found.group(1)) if found else 0.0
+
+
+def flood(urls, seconds, path="/predict/", forwarded_for=None, files=None):
+    """One client sending requests one after another for `seconds`, to the URLs in turn;
+    Counter of statuses. `forwarded_for`: the address it claims (to servers that trust one hop)."""
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    statuses, session, turn = Counter(), requests.Session(), 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        url = urls[turn % len(urls)] + path
+        turn += 1
+        if files:
+            response = session.post(url, files=files, headers=headers, timeout=30)
+        else:
+            response = session.post(url, data=SEVEN_PNG, headers={**PNG, **headers}, timeout=30)
+        statuses[response.status_code] += 1
+    return statuses
+
+
+def promote(environment, version):
+    """`flask --app app models promote VERSION --force` as an operator runs it; seconds it took."""
+    return flask_command(environment, "models", "promote", version, "--force", timeout=120)[1]
+
+
+def seconds_until_every_server_serves(servers, version, timeout=30):
+    """From now until every worker of every server reports `version`: {server url: seconds}."""
+    started, reached = time.monotonic(), {}
+    while len(reached) < len(servers) and time.monotonic() - started < timeout:
+        for server in servers:
+            if server.url not in reached:
+                versions = served_versions(server.url)
+                if versions and set(versions.values()) == {version}:
+                    reached[server.url] = time.monotonic() - started
+        time.sleep(0.05)
+    return reached
+
+
+def rate_limit_keys(redis):
+    return int(redis.command("DBSIZE") or 0)
+
+
+def kill_and_restart(group, load, victim=0, down_seconds=2.0):
+    """SIGKILL one server under `load`, start it again; (failed requests, seconds until it
+    answered through nginx again after it was started)."""
+    server = group.servers[victim]
+    server.kill()
+    time.sleep(down_seconds)
+    server.start()
+    started, before = time.monotonic(), predictions_answered(server.url)
+    while predictions_answered(server.url) <= before and time.monotonic() - started < 30:
+        time.sleep(0.05)
+    return time.monotonic() - started

@@ -166,3 +166,16 @@ def workers_serving(base_url):
         for line in metrics.splitlines()
         if line.startswith("digitpad_served_model{") and "pid=" in line and line.endswith(" 1.0")
     })
+
+
+def flask_command(environment, *arguments, timeout=300):
+    """`flask --app app ARGUMENTS` as an operator runs it, with these settings added to the
+    environment; (its output, the seconds it took). RuntimeError with its errors if it fails."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "flask"), "--app", "app", *map(str, arguments)],
+        cwd=ROOT, env={**os.environ, **environment}, capture_output=True, text=True, timeout=timeout,
+    )
+    if result.returncode:
+        raise RuntimeError(f"flask {' '.join(map(str, arguments))}: {result.stderr[-1500:]}")
+    return result.stdout, time.monotonic() - started

@@ -64,6 +64,7 @@ class DigitClassifier:
         self.max_batch_size = max_batch_size
         self.image_limits = image_limits or {}
         self.metadata = {}
+        self.feature_mean = np.float32(0.0)
         self.seconds_to_ready = None
         self.load_error = None
         self.number_reader = None
@@ -79,6 +80,9 @@ class DigitClassifier:
         try:
             self.runtimes.load(self.model_dir)
             self.metadata = read_metadata(self.model_dir)
+            # What writers' examples are compared around (model/writer_examples.py): zero for a
+            # model trained before it was recorded.
+            self.feature_mean = np.asarray(self.metadata.get("feature_mean", 0.0), dtype=np.float32)
             if self.reads_numbers:
                 self._load_number_reader()
             # Trace and run every batch shape once, so no request pays for it, and time them.
@@ -175,9 +179,6 @@ class DigitClassifier:
             return None
         return self.runtimes.features(to_model_input(digits))[1] - self.feature_mean
 
-    @property
-    def feature_mean(self):
-        return np.asarray(self.metadata.get("feature_mean", 0.0), dtype=np.float32)
 
     def predict_number_candidates(self, digits):
         """The network alone on the number reader's candidate digits, on their own LiteRT

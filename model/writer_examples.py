@@ -37,6 +37,11 @@ class WriterExamples:
         norms = np.linalg.norm(features, axis=1, keepdims=True)
         return cls(features / np.maximum(norms, 1e-12), np.asarray(labels, dtype=np.int64))
 
+    @classmethod
+    def none(cls):
+        """A writer with no examples (yet)."""
+        return cls(np.zeros((0, 1), dtype=np.float32), np.zeros(0, dtype=np.int64))
+
     def __len__(self):
         return len(self.labels)
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from handwriting.datasets import load_mnist, pendigits_path
 from handwriting.pendigits import drawn_for_the_model, read_pendigits, split_by_writer, validation_drawings
+from model.loader import load_network
 from training.augmentation import AugmentedBatches
 from training.network import predicted_digits
 from training.writing_styles import add_writing_styles
@@ -48,8 +49,6 @@ def replay_data(seed, limit=None):
 def loaded_for_fine_tuning(folder, seed=1):
     """The network in `folder`, built after seeding: its dropout layers draw their own seeds
     when built, so the same seed and images give the same network (deterministic())."""
-    from model.loader import load_network
-
     keras.utils.set_random_seed(seed)
     deterministic()
     return load_network(folder)

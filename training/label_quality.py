@@ -24,6 +24,7 @@ verdict. Quarantined rows are kept, never trained on, never measured on, and sho
 """
 
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,11 +79,6 @@ def unreliable(owners, flagged):
     return frozenset(found)
 
 
-def rows_of(owners, owner):
-    """How many rows this owner has (None, no owner: none to judge by)."""
-    return 0 if owner is None else sum(other == owner for other in owners)
-
-
 def judge(labels, probabilities, kinds, writers, clients, statuses):
     """The statuses the rows should have now (see the module's text)."""
     flagged = flagged_rows(labels, probabilities, kinds)
@@ -90,7 +86,10 @@ def judge(labels, probabilities, kinds, writers, clients, statuses):
     from_unreliable = np.array([writer in bad_writers or client in bad_clients
                                 for writer, client in zip(writers, clients)], dtype=bool)
     label_probability = np.asarray(probabilities)[np.arange(len(labels)), np.asarray(labels, dtype=np.int64)]
-    unjudged = np.array([rows_of(writers, writer) < MIN_ROWS and rows_of(clients, client) < MIN_ROWS
+    # How many rows each writer and address has (None, no owner: none to judge by), counted once.
+    writer_rows, client_rows = Counter(writers), Counter(clients)
+    writer_rows[None] = client_rows[None] = 0
+    unjudged = np.array([writer_rows[writer] < MIN_ROWS and client_rows[client] < MIN_ROWS
                          for writer, client in zip(writers, clients)], dtype=bool)
     doubted = flagged & unjudged & (label_probability < VERY_UNLIKELY)
     new = np.where(from_unreliable | doubted, "quarantined", "trusted").astype(object)

@@ -1,6 +1,5 @@
 """The page, /predict/, and what the service says about itself (health, model, metrics)."""
 
-import numpy as np
 from flask import Blueprint, current_app, jsonify, make_response, render_template
 
 from model.number_answers import read_number
@@ -74,7 +73,7 @@ def writers_examples(classifier):
         return None
     classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
     examples = examples_for(writer, classifier)
-    return examples if examples is not None else WriterExamples.of(np.zeros((0, 1), np.float32), [])
+    return examples if examples is not None else WriterExamples.none()
 
 
 @api.get("/healthz")

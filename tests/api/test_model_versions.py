@@ -3,10 +3,7 @@ servers that follow a promotion without a restart."""
 
 import json
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -14,7 +11,7 @@ import requests
 import train_mnist
 from harness.apps import TEST_CLIENT_SALT, migrated_app
 from harness.model_folders import copy_of_committed_model
-from harness.servers import ROOT, procfile_server, run_release_phase
+from harness.servers import flask_command, procfile_server, run_release_phase
 from harness.strokes import encode, render, strokes_named
 from model.loader import DEFAULT_MODEL_DIR, read_metadata
 from model.test_time_augmentation import TTA_BELOW
@@ -122,11 +119,7 @@ def test_two_servers_follow_a_promotion_and_a_rollback_without_a_restart(tmp_pat
     candidate = copy_of_committed_model(tmp_path / "candidate", "candidate-network")
 
     def flask_models(*arguments):
-        result = subprocess.run(
-            [str(Path(sys.executable).parent / "flask"), "--app", "app", "models", *map(str, arguments)],
-            cwd=ROOT, env={**os.environ, **environment}, capture_output=True, text=True, timeout=180,
-        )
-        assert result.returncode == 0, result.stderr[-2000:]
+        flask_command(environment, "models", *arguments)
 
     def versions_answered(urls, seconds):
         """The model_version of every answer, each server in turn, for a few seconds."""
@@ -179,12 +172,7 @@ def test_the_whole_loop_a_correction_trains_a_version_the_page_is_then_answered_
     run_release_phase({**os.environ, **environment})
 
     def flask(*arguments):
-        result = subprocess.run(
-            [str(Path(sys.executable).parent / "flask"), "--app", "app", *map(str, arguments)],
-            cwd=ROOT, env={**os.environ, **environment}, capture_output=True, text=True, timeout=300,
-        )
-        assert result.returncode == 0, result.stderr[-2000:]
-        return result.stdout
+        return flask_command(environment, *arguments)[0]
 
     def answer_to_a_drawing(page):
         """The final answer to the drawing (live answers come before it while the pen moves)."""

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from bench.bench_corrections import (
+from harness.corrections_load import (
     correction_bodies,
     post_corrections,
     serving_environment,

@@ -9,17 +9,17 @@ from collections import Counter
 import pytest
 import requests
 
-from bench.bench_corrections import correction_bodies, post_corrections, stored_ids
-from bench.scale_out import (
-    SEVEN_PNG,
-    Load,
+from harness.cluster import (
+    add_unmeasured,
+    cluster,
     flood,
     kill_and_restart,
     promote,
     rate_limit_keys,
     seconds_until_every_server_serves,
 )
-from harness.cluster import add_unmeasured, cluster
+from harness.corrections_load import correction_bodies, post_corrections, stored_ids
+from harness.load import SEVEN_PNG, Load
 from harness.model_folders import copy_of_committed_model
 from model.loader import DEFAULT_MODEL_DIR
 
@@ -114,6 +114,6 @@ def test_predictions_go_on_while_redis_is_killed_and_limits_are_shared_again_onc
         counted_again = time.monotonic() - restarted
     assert load.statuses() == {200: len(load.answers)}, load.statuses()
     assert load.statuses(since=killed + 0.5)[200] > 20  # Answered while Redis was gone.
-    slowest = max(seconds for answered, _, seconds in load.answers if killed <= answered < restarted)
+    slowest = max(answer.answered - answer.sent for answer in load.answers if killed <= answer.answered < restarted)
     assert slowest < 2.0, f"a prediction took {slowest:.1f} s while Redis was gone"
     assert counted_again < 45, "no worker counted in Redis again"

@@ -7,7 +7,7 @@ import base64
 import pytest
 import requests
 
-from bench.bench_corrections import serving_environment
+from harness.corrections_load import serving_environment
 from harness.servers import procfile_server
 from harness.strokes import encode, render, strokes_named
 from web.writers import WRITER_COOKIE
