@@ -75,6 +75,8 @@ test-js:
 # The committed model's recipe: three runs, each continuing from the one before with milder
 # distortion, more drawings of the pen digits and a lower learning rate; the last keeps an
 # exponential moving average of the weights (docs/training.md). About 50 minutes on 2 CPU cores.
+# Then the stroke network, whose weight beside the picture network is chosen with the new one
+# (train_strokes.py, a few minutes).
 MODEL_STAGES ?= /tmp/digitpad-model-stages
 model: $(VENV)/.test-installed
 	$(PYTHON) train_mnist.py --filters 24 --epochs 16 --pen-drawings 6 --out $(MODEL_STAGES)/1 --verbose 2
@@ -82,6 +84,7 @@ model: $(VENV)/.test-installed
 		--distortion 0.5 --pen-drawings 10 --out $(MODEL_STAGES)/2 --verbose 2
 	$(PYTHON) train_mnist.py --initial-model $(MODEL_STAGES)/2 --epochs 5 --learning-rate 1e-4 \
 		--distortion 0.3 --pen-drawings 10 --ema 0.999 --verbose 2
+	$(PYTHON) train_strokes.py
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache .hypothesis site

@@ -1,7 +1,7 @@
 """How well whole numbers are read: numbers written by writers the model never saw.
 
     .venv/bin/python -m bench.number_accuracy [--count 1000] [--writers validation|training]
-        [--form page|large|small|photo]
+        [--form page|large|small|photo] [--strokes]
 
 Numbers of 2 to 6 digits are composed from one writer's pen digits each
 (handwriting.numbers: one slant and pen a number, a drifting baseline, gaps between the inks
@@ -18,9 +18,17 @@ group read by the network as a lone digit.
 
 `--form` sends the same numbers as another program or a camera would (FORMS): drawn three times
 as large or half as large, or photographed, since an image alone is what the reader must read.
+
+`--strokes` sends each number three ways, as the page will: its PNG alone, and as JSON with the
+strokes it was drawn with (handwriting.numbers.sent_strokes), read once by the image network
+alone on the stroke groups and once by the served classifier (with the stroke network where it
+is loaded): exact and count accuracy of each side by side, so that the grouping's gain is told
+from the stroke network's.
 """
 
 import argparse
+import base64
+import copy
 import os
 import tempfile
 import time
@@ -32,7 +40,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from app import create_app
 from bench.writer_accuracy import loaded_classifier
-from handwriting.numbers import GAPS, by_writer_and_label, numbers_for_writers
+from handwriting.numbers import GAPS, by_writer_and_label, numbers_for_writers, sent_strokes
 from handwriting.pendigits import read_pendigits, split_by_writer
 from handwriting.render import SENT_SIZE, encode
 from model.loader import DEFAULT_MODEL_DIR
@@ -98,6 +106,66 @@ def misread_sheet(misread):
     return sheet
 
 
+def with_strokes(number, rng):
+    """The JSON body the page sends for a written number: its PNG and the strokes it drew."""
+    png = base64.b64encode(encode(number.image)).decode("ascii")
+    return {"image": f"data:image/png;base64,{png}",
+            "strokes": [stroke.tolist() for stroke in sent_strokes(number, rng)]}
+
+
+def strokes_compared(classifier, numbers, seed, make_app):
+    """Each number read from its PNG alone, with its strokes by the image network alone, and with
+    its strokes by `classifier` (with the stroke network where it is loaded), through an app each
+    (`make_app(classifier)`): (exact, counted, server times) by the way read, then by row key,
+    and the misread with strokes."""
+    image_alone = copy.copy(classifier)
+    image_alone.stroke_network = None  # the same networks, but the stroke network's
+    clients = {"strokes": make_app(classifier).test_client(), "strokes, image network": make_app(image_alone).test_client()}
+    clients["pixels"] = clients["strokes"]
+    rng = np.random.default_rng(seed)
+    exact, counted = defaultdict(lambda: defaultdict(list)), defaultdict(lambda: defaultdict(list))
+    milliseconds, misread = defaultdict(lambda: defaultdict(list)), []
+    for number in numbers:
+        body = with_strokes(number, rng)
+        for way, client in clients.items():
+            if way == "pixels":
+                response = client.post("/predict/number", data=encode(number.image), content_type="image/png")
+            else:
+                response = client.post("/predict/number", json=body)
+            answer = response.get_json()
+            length = len(number.text)
+            milliseconds[way][length].append(server_milliseconds(response))
+            for key in ("all", f"{length} digits", f"{number.gap} gaps"):
+                exact[way][key].append(answer["number"] == number.text)
+                counted[way][key].append(len(answer["number"]) == length)
+            if way == "strokes" and answer["number"] != number.text:
+                misread.append((number, answer))
+            if way != "pixels":
+                exact[way]["read from pixels"].append(answer["read_from"] == "pixels")
+    return exact, counted, milliseconds, misread
+
+
+def print_strokes_compared(exact, counted, milliseconds, reads_strokes):
+    ways = ["pixels", "strokes, image network"] + (["strokes"] if reads_strokes else [])
+    names = {"pixels": "pixels alone", "strokes, image network": "strokes, image network alone",
+             "strokes": "strokes, both networks"}
+    print(f"{'':16} " + "  ".join(f"{names[way]:>30}" for way in ways))
+    print(f"{'':16} " + "  ".join(f"{'exact':>22} {'count':>7}" for _ in ways) + "  numbers")
+    keys = ["all"] + [f"{length} digits" for length in range(2, 7)] + [f"{gap} gaps" for gap in GAPS]
+    for key in keys:
+        print(f"{key:16} " + "  ".join(f"{share(exact[way][key]):>22} {share(counted[way][key])}" for way in ways)
+              + f"  {len(exact['pixels'][key]):>7,}")
+    if not reads_strokes:
+        print("(the stroke network is not loaded: the served classifier reads with the image network alone)")
+    for way in ways[1:]:
+        print(f"{names[way]}: {np.mean(exact[way]['read from pixels']):.1%} read from the pixels "
+              "(strokes that did not match the image)")
+    for way in ways:
+        print(f"{names[way]}, server time (Server-Timing), ms: " + "  ".join(
+            f"{length} digits p50 {np.median(times):.2f} p90 {np.percentile(times, 90):.2f}"
+            for length, times in sorted(milliseconds[way].items())))
+
+
 def plain_reading(classifier, data):
     """The number as the plain approach reads it: connected ink grouped where it overlaps left to
     right, each group brought to MNIST's form and read."""
@@ -121,7 +189,7 @@ def plain_reading(classifier, data):
     return "".join(str(digit) for digit in classifier.predict(np.stack(digits)).argmax(axis=1))
 
 
-def main(argv=None):
+def arguments_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", default=DEFAULT_MODEL_DIR, help="the model to measure")
     parser.add_argument("--pendigits", default=os.environ.get("PENDIGITS_PATH"),
@@ -133,6 +201,8 @@ def main(argv=None):
     parser.add_argument("--form", choices=tuple(FORMS), default="page",
                         help="how each number is sent: " + "; ".join(f"{name}: {description}"
                                                                   for name, (description, _) in FORMS.items()))
+    parser.add_argument("--strokes", action="store_true",
+                        help="compare reading each number from its PNG alone and with its strokes (page form only)")
     parser.add_argument("--plain", action="store_true",
                         help="measure the plain approach (connected ink grouped where it overlaps) instead")
     parser.add_argument("--sheet", type=Path, default=RESULTS / "number_misreads.png",
@@ -140,17 +210,26 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None,
                         help="LiteRT threads for a number's candidate digits "
                              "(DIGITPAD_NUMBER_INFERENCE_THREADS; default: the server's)")
+    return parser
+
+
+def main(argv=None):
+    parser = arguments_parser()
     arguments = parser.parse_args(argv)
     if not arguments.pendigits:
         parser.error("give --pendigits PATH or set PENDIGITS_PATH")
+    if arguments.strokes and (arguments.plain or arguments.form != "page"):
+        parser.error("--strokes measures the page's form with the reader: leave out --plain and --form")
 
     classifier = loaded_classifier(parser, arguments.model_dir, number_inference_threads=arguments.threads)
     with tempfile.TemporaryDirectory() as folder:
-        app = create_app({
-            "CLASSIFIER": classifier, "RATE_LIMIT": "",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/unused.sqlite3",
-        })
-        client = app.test_client()
+        def make_app(served):
+            return create_app({
+                "CLASSIFIER": served, "RATE_LIMIT": "",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/unused.sqlite3",
+            })
+
+        client = make_app(classifier).test_client()
 
         training, validation = split_by_writer(read_pendigits(arguments.pendigits))
         digits = validation if arguments.writers == "validation" else training
@@ -163,6 +242,11 @@ def main(argv=None):
               f"a number's candidates); {len(numbers):,} numbers of 2-6 digits by the {arguments.writers} "
               f"writers ({', '.join(map(str, writers))}), composed in {time.monotonic() - started:.0f} s; "
               f"sent as {arguments.form}: {description}, {numbers[0].image.width} x {image_height}\n")
+        if arguments.strokes:
+            *compared, misread = strokes_compared(classifier, numbers, arguments.seed, make_app)
+            print_strokes_compared(*compared, classifier.reads_strokes)
+            write_sheet(misread, arguments.sheet)
+            return
         photo_rng = np.random.default_rng(arguments.seed)
 
         exact, counted = defaultdict(list), defaultdict(list)
@@ -194,10 +278,14 @@ def main(argv=None):
         f"{length} digits p50 {np.median(times):.2f} p90 {np.percentile(times, 90):.2f}"
         for length, times in sorted(milliseconds.items())
     ))
+    write_sheet(misread, arguments.sheet)
+
+
+def write_sheet(misread, path):
     if misread:
-        arguments.sheet.parent.mkdir(parents=True, exist_ok=True)
-        misread_sheet(misread[:SHEET_ROWS]).save(arguments.sheet)
-        print(f"contact sheet of the first {min(len(misread), SHEET_ROWS)} misread: {arguments.sheet}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        misread_sheet(misread[:SHEET_ROWS]).save(path)
+        print(f"contact sheet of the first {min(len(misread), SHEET_ROWS)} misread: {path}")
 
 
 if __name__ == "__main__":

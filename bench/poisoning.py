@@ -1,10 +1,11 @@
 """Poisoning: can one client's wrong labels move the shared network through `models retrain`?
 
-    python -m bench.poisoning [--pendigits PATH] [--epochs N] [--limit N]
+    python -m bench.poisoning [--pendigits PATH] [--epochs N] [--limit N] [--confirm-every N]
 
 Honest sessions: each validation writer (never trained on) draws the first half of their digits
 on the page as bench/personal_accuracy.py has them, with a writer token and an address of their
-own: predict, correct each wrong answer, confirm every fifth right one. The attacker: 300
+own: predict, correct each wrong answer, confirm every fifth right one (every one with
+--confirm-every 1: a writer who tells us about every drawing). The attacker: 300
 corrections of clean sevens (training writers' pen digits, drawn as the page draws them) all
 labelled 1, posted from 30 writer tokens, and again the same 300 from one address with no token.
 Then `flask --app app models retrain` on each database: the honest corrections alone, with each
@@ -32,7 +33,7 @@ from web.database import Correction, client_hash, db
 ATTACKED, ATTACK_LABEL, ATTACK_ROWS, ATTACK_TOKENS = 7, 1, 300, 30
 
 
-def honest_sessions(app, sessions):
+def honest_sessions(app, sessions, confirm_every=CONFIRM_EVERY):
     """Post the validation writers' first-half corrections; (second-half images, labels)."""
     for number, (writer, (first, _)) in enumerate(sessions.items()):
         browser = app.test_client()
@@ -43,7 +44,7 @@ def honest_sessions(app, sessions):
             answer = browser.post("/predict/", json={"image": data_url(png)}).get_json()
             if answer["digit"] == label:
                 right += 1
-                if right % CONFIRM_EVERY:
+                if right % confirm_every:
                     continue
             kind = "wrong" if answer["digit"] != label else "right"
             browser.post("/api/corrections", json={"image": data_url(png), "label": label, "kind": kind})
@@ -110,6 +111,8 @@ def main(argv=None):
     parser.add_argument("--pendigits", default=None)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--limit", type=int, default=None, help="replay this many images only (quick runs)")
+    parser.add_argument("--confirm-every", type=int, default=CONFIRM_EVERY,
+                        help=f"honest writers confirm every N-th right answer (default {CONFIRM_EVERY})")
     arguments = parser.parse_args(argv)
     path = pendigits_path(arguments.pendigits)
     sessions = writer_sessions(path)
@@ -128,7 +131,7 @@ def main(argv=None):
             database_folder = Path(folder) / name.replace(" ", "-")
             database_folder.mkdir()
             app = new_app(database_folder)
-            images, labels = honest_sessions(app, sessions)
+            images, labels = honest_sessions(app, sessions, arguments.confirm_every)
             if served is None:
                 served = accuracy(app.config["MODEL_DIR"], images, labels)
             if name != "honest corrections only":

@@ -1,6 +1,7 @@
 """Accuracy on the digits of writers the model never saw: pen strokes drawn as the page draws.
 
     .venv/bin/python -m bench.writer_accuracy [--model-dir model] [--pendigits PATH] [--data PATH]
+    .venv/bin/python -m bench.writer_accuracy --strokes     # the picture, the strokes, and both
 
 The validation writers' digits of pendigits (handwriting.pendigits.VALIDATION_WRITERS, never
 trained on) are drawn as the page draws them, twice each (the page's default drawing and one
@@ -12,6 +13,10 @@ MNIST also the network alone, without the server's test-time augmentation at the
 (model/service.py), with how many images got one. Any model
 folder works, the committed one of any earlier version too, so before and after is one
 command each.
+
+With --strokes it measures instead the same drawings read with the strokes they were drawn with,
+as the page sends them: the picture alone, the strokes alone (model/strokes.py) and both
+combined, as DigitClassifier.predict_with_strokes serves them, per digit and per writer.
 """
 
 import argparse
@@ -28,6 +33,7 @@ from handwriting.pendigits import (
     read_pendigits,
     split_by_writer,
     validation_drawings,
+    validation_drawings_with_strokes,
 )
 from model.classifier import DigitClassifier
 from model.loader import DEFAULT_MODEL_DIR
@@ -74,6 +80,34 @@ def loaded_classifier(parser, model_dir, **settings):
     return classifier
 
 
+def print_with_strokes(classifier, validation):
+    """Accuracy with the picture alone, the strokes alone and both, through the classifier as
+    served, on the validation writers' drawings and the strokes they were drawn with."""
+    images, labels, writers, strokes = validation_drawings_with_strokes(validation)
+    picture = classifier.predict(images)
+    readings = {
+        "picture": picture,
+        "strokes": classifier.stroke_network.probabilities(strokes),
+        "both": classifier.with_strokes(picture, strokes)[0],
+    }
+    print(f"Model {classifier.version} ({classifier.runtime}), stroke network {classifier.stroke_network.version} "
+          f"(stroke weight {classifier.stroke_network.stroke_weight})")
+    print(f"Validation writers {', '.join(map(str, VALIDATION_WRITERS))}: {len(validation):,} digits, "
+          f"{len(labels):,} drawings with their strokes\n")
+    for name, probabilities in readings.items():
+        predicted = probabilities.argmax(axis=1)
+        report = accuracy_report(labels, predicted, writers)
+        worst = report["worst_writer"]
+        print(f"{name:<8} overall {report['accuracy']:.2%} ({int((predicted != labels).sum())} wrong), "
+              f"worst digit {min(report['per_digit']):.2%}, worst writer {report['per_writer'][worst]:.2%} "
+              f"(writer {worst})")
+        print("         per digit  " + percentages(enumerate(report["per_digit"])))
+        print("         per writer " + percentages(sorted(report["per_writer"].items())))
+        confusions = Counter((int(true), int(shown)) for true, shown in zip(labels, predicted) if true != shown)
+        print("         confusions " + (", ".join(f"{true} -> {shown}: {count}"
+                                                  for (true, shown), count in confusions.most_common(6)) or "none"))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", default=DEFAULT_MODEL_DIR, help="the model to measure")
@@ -83,12 +117,19 @@ def main(argv=None):
                         help="mnist.npz for the MNIST test accuracy (default $MNIST_PATH)")
     parser.add_argument("--sheet", type=Path, default=RESULTS / "writer_confusions.png",
                         help="where to write the contact sheet of confusions")
+    parser.add_argument("--strokes", action="store_true",
+                        help="the picture alone, the strokes alone and both, per digit and per writer")
     arguments = parser.parse_args(argv)
     if not arguments.pendigits:
         parser.error("give --pendigits PATH or set PENDIGITS_PATH")
 
     classifier = loaded_classifier(parser, arguments.model_dir)
     _, validation = split_by_writer(read_pendigits(arguments.pendigits))
+    if arguments.strokes:
+        if not classifier.reads_strokes:
+            parser.error(classifier.stroke_network_error)
+        print_with_strokes(classifier, validation)
+        return
     images, labels, writers = validation_drawings(validation)
     # LiteRT takes the whole set as one batch (a few megabytes of pixels).
     alone = classifier.network_alone(images)

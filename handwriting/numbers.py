@@ -6,7 +6,8 @@ by eye (the gap is between the inks, not between boxes, so a slanted 7's bar may
 from pendigits' recorded strokes, each digit first brought to the pad as handwriting.pendigits
 brings a lone digit (the same smoothing and drawing), and draws it with the page's own renderer
 (handwriting.render) at the size the page sends. It also knows where each digit's ink is, which
-is what a reader of the image must find.
+is what a reader of the image must find, and its strokes as the page would send them beside the
+image (`sent_strokes`).
 
 The number pad is NUMBER_PAD_ASPECT times as wide as it is high (static/js). Its strokes
 are in units of the pad's height with the unit square centred on the pad, the frame that
@@ -18,9 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handwriting.pendigits import Drawing, page_strokes
+from handwriting.pendigits import Drawing, page_strokes, timed
 from handwriting.render import render
 from model.pad import NUMBER_PAD_ASPECT, PEN_WIDTH_SHARE, SENT_SIZE
+from model.stroke_groups import dense
 
 # Gaps between neighbouring digits' inks, in digit heights, by how a person spaces them. A
 # negative gap overlaps the pens' edges: the digits touch. A number of each kind has one gap of
@@ -40,6 +42,9 @@ MARGIN = 0.06
 # the number's slant taken out, however the inks could fit into each other: people write a
 # slanted 7's bar over the 1 before it, but do not tuck a 4 into a 6.
 LARGEST_OVERLAP = 0.1
+# The pen in the air between one digit and the next, in milliseconds (from, to): longer than
+# between a digit's own strokes (handwriting.pendigits.PEN_UP_MILLISECONDS).
+BETWEEN_DIGITS_MILLISECONDS = (300, 800)
 
 
 @dataclass(frozen=True)
@@ -60,16 +65,21 @@ class WrittenNumber:
         ])
 
 
-def dense(stroke, spacing):
-    """The stroke's points with more in between, never more than `spacing` apart."""
-    if len(stroke) < 2:
-        return stroke
-    steps = np.maximum(1, np.ceil(np.linalg.norm(np.diff(stroke, axis=0), axis=1) / spacing)).astype(int)
-    pieces = [
-        start + (end - start) * (np.arange(count) / count)[:, None]
-        for start, end, count in zip(stroke[:-1], stroke[1:], steps)
-    ]
-    return np.concatenate(pieces + [stroke[-1:]])
+def sent_strokes(number, rng=None):
+    """The number's strokes as the page sends them beside its image: (N, 3) arrays of x and y in
+    the image's pixels and t, the milliseconds since the first point, digit after digit, each
+    digit's strokes timed as handwriting.pendigits.timed times them and the pen in the air
+    BETWEEN_DIGITS_MILLISECONDS between digits (their middle, or drawn from `rng`)."""
+    width, height = number.image.size
+    # The renderer's frame: the unit square centred on the pad, its side the image's height.
+    origin = np.array([(width - height) / 2, 0.0])
+    strokes, start = [], 0.0
+    for digit in number.digit_strokes:
+        digit_timed = timed([stroke * height + origin for stroke in digit], rng, start)
+        strokes += digit_timed
+        pause = rng.uniform(*BETWEEN_DIGITS_MILLISECONDS) if rng is not None else np.mean(BETWEEN_DIGITS_MILLISECONDS)
+        start = digit_timed[-1][-1, 2] + pause
+    return strokes
 
 
 def ink_gap(left_points, right_points, shift, pen):

@@ -32,6 +32,10 @@ EVALUATION_SEED = 0
 
 # Catmull-Rom points per 100 ms step: 4 gives a point every 25 ms, as dense as a slow browser's.
 POINTS_PER_STEP = 4
+# The tablet recorded a point every 100 ms, so a smoothed stroke has a point every this many.
+POINT_MILLISECONDS = 100 / POINTS_PER_STEP
+# The pen's time in the air between two strokes of a digit, in milliseconds (from, to).
+PEN_UP_MILLISECONDS = (120, 400)
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,21 @@ def page_strokes(digit, drawing=PAGE_DRAWING):
     return [(stroke - (low + high) / 2) * scale + place for stroke in strokes]
 
 
+def timed(strokes, rng=None, start=0.0):
+    """Strokes of (x, y) points as the page sends them: (N, 3) arrays of x, y and t, the
+    milliseconds since `start`, a point every POINT_MILLISECONDS as the tablet's smoothed path
+    has them, and the pen in the air between strokes for PEN_UP_MILLISECONDS (their middle, or
+    drawn from `rng`)."""
+    timed_strokes, now = [], start
+    for index, stroke in enumerate(strokes):
+        if index:
+            now += rng.uniform(*PEN_UP_MILLISECONDS) if rng is not None else sum(PEN_UP_MILLISECONDS) / 2
+        times = now + POINT_MILLISECONDS * np.arange(len(stroke))
+        timed_strokes.append(np.column_stack([np.asarray(stroke, dtype=np.float64)[:, :2], times]))
+        now = times[-1] if len(times) else now
+    return timed_strokes
+
+
 def draw(digit, drawing=PAGE_DRAWING):
     """The digit as the image the page would send: black on white, `drawing.image_size` square."""
     return render(page_strokes(digit, drawing), size=drawing.image_size, pen_fraction=drawing.pen_share)
@@ -166,20 +185,30 @@ def drawn_for_the_model(digits, drawings_per_digit, seed, page_drawing_first=Fal
 
     With `page_drawing_first`, each digit's first drawing is PAGE_DRAWING, the rest random.
     """
+    return drawn_with_strokes(digits, drawings_per_digit, seed, page_drawing_first)[:3]
+
+
+def drawn_with_strokes(digits, drawings_per_digit, seed, page_drawing_first=False):
+    """drawn_for_the_model's (images, labels, writers), and the strokes of each drawing as the
+    page sends them beside its image: (N, 3) arrays of x, y in the sent image's pixels and t
+    (`timed`, the pen in the air the middle of its usual time)."""
     rng = np.random.default_rng(seed)
-    images, labels, writers = [], [], []
+    images, labels, writers, strokes = [], [], [], []
     for digit in digits:
         for index in range(drawings_per_digit):
             drawing = PAGE_DRAWING if page_drawing_first and index == 0 else random_drawing(rng)
-            image = preprocess(encode(draw(digit, drawing)))
+            on_the_pad = page_strokes(digit, drawing)
+            image = preprocess(encode(render(on_the_pad, size=drawing.image_size, pen_fraction=drawing.pen_share)))
             if image is not None:
                 images.append(image)
                 labels.append(digit.label)
                 writers.append(digit.writer)
+                strokes.append(timed([stroke * drawing.image_size for stroke in on_the_pad]))
     return (
         np.stack(images) if images else np.zeros((0, 28, 28), np.uint8),
         np.array(labels, dtype=np.uint8),
         np.array(writers, dtype=np.int16),
+        strokes,
     )
 
 
@@ -205,6 +234,10 @@ def accuracy_report(labels, predicted, writers):
 
 def validation_drawings(digits):
     """(images, labels, writers) by which models are compared: the same drawings every time."""
-    return drawn_for_the_model(
-        digits, EVALUATION_DRAWINGS, EVALUATION_SEED, page_drawing_first=True
-    )
+    return validation_drawings_with_strokes(digits)[:3]
+
+
+def validation_drawings_with_strokes(digits):
+    """validation_drawings' (images, labels, writers) and the strokes each was drawn with, as
+    the page sends them (drawn_with_strokes): what the stroke network is judged on."""
+    return drawn_with_strokes(digits, EVALUATION_DRAWINGS, EVALUATION_SEED, page_drawing_first=True)

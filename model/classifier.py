@@ -6,7 +6,8 @@ warmed up before it is reported ready, and never run through `model.predict()`, 
 cost per call is larger than the whole request should be. Images the network is unsure of are
 read again with test-time augmentation (model/test_time_augmentation.py). Whole numbers are
 answered by model/number_answers.py, what /api/model says by model/report.py, and the shares of
-large batches by model/batch_processes.py.
+large batches by model/batch_processes.py. Where the page sends the strokes it drew, the stroke
+network (model/strokes.py) reads them too, and its probabilities are combined with the picture's.
 """
 
 import base64
@@ -21,6 +22,7 @@ from model.number_judge import GroupJudge
 from model.numbers import NumberReader
 from model.preprocessing import preprocess, to_model_input, to_png
 from model.runtimes import Runtimes, available_cores
+from model.strokes import StrokeNetwork, combined, pen_trajectories
 from model.test_time_augmentation import TTA_BELOW, with_test_time_augmentation
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class DigitClassifier:
         gpu_batch_from=None,
         tta_below=TTA_BELOW,
         reads_numbers=True,
+        stroke_network_dir=DEFAULT_MODEL_DIR,
     ):
         self.model_dir = model_dir
         # Whether load() loads the number reader (its judge and whole-digit check): a batch
@@ -69,6 +72,11 @@ class DigitClassifier:
         self.load_error = None
         self.number_reader = None
         self.number_reader_error = None if reads_numbers else "This classifier was loaded to read no numbers."
+        # The stroke network is the code's, like the number reader's judge: loaded from the code's
+        # model folder whatever version serves the pictures (None: no stroke network).
+        self.stroke_network_dir = stroke_network_dir
+        self.stroke_network = None
+        self.stroke_network_error = None if stroke_network_dir else "This classifier was loaded to read no strokes."
         self._ready = threading.Event()
         self._finished_loading = threading.Event()
 
@@ -85,6 +93,8 @@ class DigitClassifier:
             self.feature_mean = np.asarray(self.metadata.get("feature_mean", 0.0), dtype=np.float32)
             if self.reads_numbers:
                 self._load_number_reader()
+            if self.stroke_network_dir:
+                self._load_stroke_network()
             # Trace and run every batch shape once, so no request pays for it, and time them.
             self.runtimes.choose()
             self.seconds_to_ready = time.monotonic() - started
@@ -108,6 +118,21 @@ class DigitClassifier:
         except (OSError, ValueError, KeyError, ModelFilesError) as error:
             self.number_reader_error = f"The number reader cannot be loaded: {error}"
             log.error(self.number_reader_error)
+
+    def _load_stroke_network(self):
+        # A missing or broken stroke network costs the strokes only: pictures are read as before.
+        try:
+            self.stroke_network = StrokeNetwork.from_directory(self.stroke_network_dir)
+            self.stroke_network.probabilities([[]])  # its tensors allocated before any request
+        except (OSError, ValueError, KeyError, TypeError, ModelFilesError) as error:
+            self.stroke_network = None
+            self.stroke_network_error = f"The stroke network cannot be loaded: {error}"
+            log.warning(self.stroke_network_error)
+
+    @property
+    def reads_strokes(self):
+        """Whether the stroke network is loaded: strokes sent with a drawing are read too."""
+        return self.stroke_network is not None
 
     def load_in_background(self):
         threading.Thread(target=self.load, name="model-loader", daemon=True).start()
@@ -180,6 +205,33 @@ class DigitClassifier:
         return self.runtimes.features(to_model_input(digits))[1] - self.feature_mean
 
 
+    def predict_with_strokes(self, digits, strokes_per_digit, on_the_cpu=None):
+        """Probabilities (N, 10) for uint8 digits (N, 28, 28) and the strokes each was drawn with
+        (N lists of (M, 3) arrays of x, y, t): predict()'s, combined with the stroke network's
+        where it is loaded and a digit's strokes have ink to read."""
+        return self.with_strokes(self.predict(digits, on_the_cpu), strokes_per_digit)[0]
+
+    def with_strokes(self, probabilities, strokes_per_digit):
+        """(the picture's probabilities (N, 10) combined with the stroke network's reading of
+        each digit's strokes, whether each row read its strokes (N,) bool). A digit with no
+        strokes, or strokes of one point or all in one place, keeps the picture's reading."""
+        read = np.zeros(len(probabilities), dtype=bool)
+        if self.stroke_network is None or not len(probabilities):
+            return probabilities, read
+        trajectories = pen_trajectories(strokes_per_digit)
+        read = np.any(trajectories != 0, axis=(1, 2))  # all zeros: no extent to read
+        if not read.any():
+            return probabilities, read
+        probabilities = np.array(probabilities, dtype=np.float32)
+        probabilities[read] = combined(probabilities[read], self.stroke_network(trajectories[read]),
+                                       self.stroke_network.stroke_weight)
+        return probabilities, read
+
+    @staticmethod
+    def networks(read_strokes):
+        """The answer's "networks": which networks read the drawing."""
+        return ["image", "strokes"] if read_strokes else ["image"]
+
     def predict_number_candidates(self, digits):
         """The network alone on the number reader's candidate digits, on their own LiteRT
         threads: its judge was fitted on what the network alone reads, and most candidates are
@@ -213,17 +265,26 @@ class DigitClassifier:
             "model_version": self.version,
         }
 
-    def classify(self, data, predict=None):
+    def classify(self, data, predict=None, strokes=None):
         """The whole path for one image's bytes. `predict` may be a batcher's submit()."""
-        return self.read(data, predict)[1]
+        return self.read(data, predict, strokes)[1]
 
-    def read(self, data, predict=None):
-        """(the network's 28x28 input or None when there is no ink, the answer) for one image."""
+    def read(self, data, predict=None, strokes=None):
+        """(the network's 28x28 input or None when there is no ink, the answer) for one image.
+
+        With `strokes` (the drawing's strokes, a list of (M, 3) arrays; not None), the stroke
+        network reads them too and the answer names the networks that read the drawing
+        (`"networks"`: none where the picture has no ink); without, the answer is as it always was.
+        """
         digit_image = self.preprocess(data)
         if digit_image is None:
-            return None, self.postprocess(None, None)
-        probabilities = (predict or self.predict)(digit_image[np.newaxis])[0]
-        return digit_image, self.postprocess(digit_image, probabilities)
+            answer = self.postprocess(None, None)
+            return None, answer if strokes is None else {**answer, "networks": []}
+        probabilities = (predict or self.predict)(digit_image[np.newaxis])
+        if strokes is None:
+            return digit_image, self.postprocess(digit_image, probabilities[0])
+        probabilities, read = self.with_strokes(probabilities, [strokes])
+        return digit_image, {**self.postprocess(digit_image, probabilities[0]), "networks": self.networks(read[0])}
 
     def answer_each(self, outcomes):
         """Answers for preprocess_each()'s outcomes: the network runs once on every digit (on the

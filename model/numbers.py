@@ -41,6 +41,7 @@ from model.number_cuts import CORE_LEVEL, EIGHT_CONNECTED, CutWindow, cut_once, 
 from model.number_judge import group_features
 from model.pad import SENT_SIZE
 from model.preprocessing import NOISE_LEVEL, to_mnist
+from model.stroke_groups import stroke_ink
 
 # More pieces than this are not a number written on a pad: the largest ones are kept.
 MOST_PIECES = 48
@@ -70,8 +71,6 @@ SPECK_COST = 2.0
 # Half as high, the training writers' numbers read 96.3 % exactly as they came, 98.3 % enlarged.
 PAD_HEIGHT = SENT_SIZE  # the page sends the number pad this many pixels high
 ENLARGED_AT_MOST = 4.0
-
-
 
 
 @dataclass(eq=False)
@@ -138,6 +137,7 @@ class Reading:
     whole_digit_check: float = 0.0  # the whole-digit check's logit that the image is one whole digit
     log_judged: float = 0.0
     box: list = None  # [x, y, width, height] of its ink in the pixels of the image read (read() sets it)
+    strokes: list = None  # the strokes drawn that are its ink, where read() was given strokes
 
     @property
     def digit(self):
@@ -145,13 +145,6 @@ class Reading:
 
 
 # --- The judge -------------------------------------------------------------------------------
-
-
-
-
-
-
-
 
 
 # --- Reading a number ------------------------------------------------------------------------
@@ -178,23 +171,30 @@ class NumberReader:
         # Without a judge the reader can only list candidates (to fit one); read() needs one.
         self.judge = judge
 
-    def read(self, ink, predict):
+    def read(self, ink, predict, strokes=None):
         """The digits of a number written in `ink` (white on black uint8, as to_ink gives), left to
         right: a list of Reading, empty when there is no ink. `predict` maps uint8 digits
         (N, 28, 28) to probabilities (N, 10). An image lower than the pad is read enlarged, each
-        box given in its own pixels."""
+        box given in its own pixels. With the `strokes` the page drew ((N, 3) [x, y, t] arrays in
+        the image's pixels), each stroke's ink is a piece (model/stroke_groups.py) and each
+        reading has its strokes; where they do not match the ink, the ink alone is read and the
+        readings have none."""
         factor = min(ENLARGED_AT_MOST, PAD_HEIGHT / ink.shape[0])
-        readings = self._read_line(measure_line(enlarged(ink, factor) if factor > 1 else ink), predict)
+        line = measure_line(enlarged(ink, factor) if factor > 1 else ink)
+        drawn = stroke_ink(line, strokes, max(factor, 1.0)) if strokes is not None else None
+        readings = self._read_line(line, predict, drawn)
         for reading in readings:
             reading.box = box_scaled(reading.group.box, 1 / factor, ink.shape) if factor > 1 else reading.group.box
+            reading.strokes = drawn.strokes_of(reading.group) if drawn else None
         return readings
 
-    def _read_line(self, line, predict):
-        """read()'s readings of the line measured (measure_line; None: no ink), their boxes not set."""
+    def _read_line(self, line, predict, drawn=None):
+        """read()'s readings of the line measured (measure_line; None: no ink), their boxes not
+        set: its pieces are its connected strokes of ink, or the strokes `drawn` (StrokeInk)."""
         if line is None:
             return []
         read = {}
-        pieces = [whole_piece(number, stroke, line) for number, stroke in enumerate(line.strokes)]
+        pieces = drawn.pieces if drawn else [whole_piece(number, stroke, line) for number, stroke in enumerate(line.strokes)]
         chosen = self._best_digits(pieces, line, predict, read)
         # Cut again what is wide enough to be two digits and doubted: by the judge, or because no
         # reading holds it at all (a chain of touching digits too wide to be read as one).
@@ -211,8 +211,7 @@ class NumberReader:
         for component in sorted(doubted):
             doubted_piece = next(piece for piece in pieces if piece.component == component)
             others = [piece for piece in pieces if piece.component != component]
-            window = CutWindow(doubted_piece, line)
-            ways = [others + way for way in ([doubted_piece], cut_where_thin(window), *cut_once(window))]
+            ways = [others + way for way in ([doubted_piece], *ways_to_cut(doubted_piece, line, drawn))]
             # Every way's groups in one call of the network.
             self._read_groups([group for way in ways for group in groups_of(way, line)[1]], line, predict, read)
             pieces = max(ways, key=lambda way: self._likelihood(way, line, predict, read))
@@ -275,6 +274,15 @@ class NumberReader:
         read.update((reading.group.key, reading) for reading in readings)
 
 
+def ways_to_cut(piece, line, drawn=None):
+    """The ways to read a doubted piece cut: at all its thin places, and once by each path from
+    top to bottom; a stroke drawn (`drawn`, StrokeInk), where its pen turns."""
+    if drawn:
+        return drawn.ways_to_cut(piece)
+    window = CutWindow(piece, line)
+    return [cut_where_thin(window), *cut_once(window)]
+
+
 def measure_line(ink):
     """The line's measures and its connected strokes of ink (at most MOST_PIECES, the largest),
     or None when there is no ink."""
@@ -330,22 +338,6 @@ def box_scaled(box, factor, shape):
     left, top = min(left, shape[1] - 1), min(top, shape[0] - 1)
     right, bottom = min(max(right, left + 1), shape[1]), min(max(bottom, top + 1), shape[0])
     return [left, top, right - left, bottom - top]
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def clusters_of(pieces, line):

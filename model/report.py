@@ -1,5 +1,5 @@
 """What /api/model says about the served classifier: its version and figures, its runtimes and
-why they were chosen, and its test-time augmentation."""
+why they were chosen, its test-time augmentation, and the stroke network beside it."""
 
 from model import test_time_augmentation
 
@@ -24,6 +24,9 @@ def describe(classifier):
         # Images the network is unsure of are read again as these variants (degrees, scale):
         # test-time augmentation (the key keeps the name it was published under).
         "second_look": test_time_augmentation.describe(classifier.tta_below),
+        # The network that reads the strokes a drawing was made with (model/strokes.py).
+        "stroke_network": classifier.stroke_network.describe() if classifier.reads_strokes
+        else {"absent": True, "reason": classifier.stroke_network_error},
         "ready": classifier.ready,
         "seconds_to_ready": classifier.seconds_to_ready,
         "error": classifier.load_error,

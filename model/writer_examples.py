@@ -68,16 +68,24 @@ def personalised(probabilities, features, examples, nearest_from=NEAREST_FROM, w
     return blended.astype(probabilities.dtype), changed
 
 
-def read_for_writer(classifier, data, examples):
+def read_for_writer(classifier, data, examples, strokes=None):
     """(the network's 28x28 input or None, the answer) for one image's bytes read for a writer
-    with these examples: /predict/'s answer, blended where an example is close, and saying so."""
+    with these examples: /predict/'s answer, blended where an example is close, and saying so.
+    With `strokes` (not None) the stroke network reads them too before the examples vote, and the
+    answer names the networks that read the drawing, as classify() does."""
     digit_image = classifier.preprocess(data)
     if digit_image is None:
-        return None, {**classifier.postprocess(None, None), "personal": False}
+        answer = {**classifier.postprocess(None, None), "personal": False}
+        return None, answer if strokes is None else {**answer, "networks": []}
     probabilities, features = classifier.predict_with_features(digit_image[np.newaxis])
+    read_strokes = None
+    if strokes is not None:
+        probabilities, read_strokes = classifier.with_strokes(probabilities, [strokes])
     if features is not None:
         probabilities, changed = personalised(probabilities, features, examples)
     else:
         changed = np.zeros(1, dtype=bool)
-    return digit_image, {**classifier.postprocess(digit_image, probabilities[0]), "personal": bool(changed[0])}
-
+    answer = {**classifier.postprocess(digit_image, probabilities[0]), "personal": bool(changed[0])}
+    if read_strokes is not None:
+        answer["networks"] = classifier.networks(read_strokes[0])
+    return digit_image, answer

@@ -1,7 +1,8 @@
 """Corrections: a person tells us the right digit for a drawing, and the drawing is kept.
 
 POST /api/corrections takes the drawing in the forms /predict/ takes, with `label` (the right
-digit) and `kind` ("wrong": the model misread it; "right": it read it well). The server reads
+digit) and `kind` ("wrong": the model misread it; "right": it read it well), and in JSON the
+strokes it was drawn with (web/stroke_input.py), kept with it. The server reads
 the drawing with its own model and stores what the model said, so the page is never trusted for
 that. Its commands (web/corrections_cli.py) show, export and delete what was kept.
 """
@@ -30,12 +31,13 @@ from web.metrics import CORRECTIONS
 from web.model_watcher import served_model
 from web.quotas import corrections_quota, over_quota_message, stored_a_new_row, writer_key, writer_less
 from web.rate_limits import limiter
+from web.stroke_input import kept_strokes, most_kept_strokes_bytes, strokes_of
 from web.writer_examples import examples_changed
 from web.writers import request_writer
 
 corrections = Blueprint("corrections", __name__)
 
-FIELDS = ("image", "label", "kind")
+FIELDS = ("image", "label", "kind", "strokes")
 FORM_FIELDS = ("label", "kind")
 # A 112 x 112 grey PNG: 112 rows of a filter byte and 112 pixels, 12,656 bytes, which deflate
 # stores (its worst case) in one block with a few bytes of framing, plus the signature and the
@@ -49,7 +51,8 @@ MAX_DRAWING_BYTES = SENT_SIZE * (SENT_SIZE + 1) + 512
 
 
 def correction_from_request():
-    """(drawing bytes, label, kind) from a JSON body or a multipart form, checked."""
+    """(drawing bytes, label, kind, strokes or None) from a JSON body or a multipart form,
+    checked. A form carries no strokes: it is how a file is uploaded, which has none."""
     if request.mimetype == "multipart/form-data":
         # A part whose name Werkzeug cannot read is named None (it was a 500 to sort or join).
         unknown = sorted(name or "(unnamed)" for name in set(request.form) - set(FORM_FIELDS)) + sorted(
@@ -59,7 +62,7 @@ def correction_from_request():
             raise BadRequest(
                 f"Unknown form field(s): {', '.join(unknown)}. Send 'file', 'label' and 'kind'."
             )
-        drawing = uploaded_file_bytes()
+        drawing, strokes = uploaded_file_bytes(), None
         label, kind = request.form.get("label"), request.form.get("kind")
         # ASCII digits only: str.isdigit() is true of "²", which int() refuses (a 500).
         if isinstance(label, str) and label.strip().isascii() and label.strip().isdigit():
@@ -69,7 +72,7 @@ def correction_from_request():
         unknown = sorted(set(payload) - set(FIELDS))
         if unknown:
             raise BadRequest(
-                f"Unknown field(s): {', '.join(unknown)}. Send only 'image', 'label' and 'kind'."
+                f"Unknown field(s): {', '.join(unknown)}. Send only 'image', 'label', 'kind' and 'strokes'."
             )
         if not isinstance(payload.get("image"), str):
             raise BadRequest(
@@ -77,6 +80,7 @@ def correction_from_request():
                 "'image' is the drawing as it was sent to /predict/."
             )
         drawing = image_bytes_from_json(payload)
+        strokes = strokes_of(payload, drawing)
         label, kind = payload.get("label"), payload.get("kind")
     else:
         raise BadRequest(
@@ -88,7 +92,7 @@ def correction_from_request():
         raise BadRequest(f"'label' must be the right digit, a whole number from 0 to 9 (got {label!r}).")
     if kind not in KINDS:
         raise BadRequest(f"'kind' must be \"wrong\" or \"right\" (got {kind!r}).")
-    return drawing, label, kind
+    return drawing, label, kind, strokes
 
 
 def stored_drawing(data):
@@ -98,10 +102,12 @@ def stored_drawing(data):
     pixels is never kept, and a drawing costs the database at most MAX_DRAWING_BYTES.
 
     The key (drawing_sha256, one row per drawing) is the SHA-256 of the kept pixels and their
-    size: the same drawing sent again with other chunks, or re-encoded, is the same row.
+    size: the same drawing sent again with other chunks, or re-encoded, is the same row. The
+    scale (x, y) is how much it was shrunk, which its strokes are shrunk by too.
     """
     limits = served_model().classifier.image_limits
     gray = to_grayscale(decode_image(data, **limits)).convert("L")
+    sent_width, sent_height = gray.size
     gray.thumbnail((SENT_SIZE, SENT_SIZE), Image.Resampling.LANCZOS)
     # A new image of the pixels alone: Pillow writes what an image's `info` carries (an ICC
     # profile, a DPI) into the PNG it saves.
@@ -111,7 +117,7 @@ def stored_drawing(data):
     png = buffer.getvalue()
     assert len(png) <= MAX_DRAWING_BYTES, f"a {pixels.size} drawing took {len(png):,} bytes"
     key = hashlib.sha256(b"%dx%d:" % pixels.size + pixels.tobytes()).hexdigest()
-    return png, key
+    return png, key, (pixels.width / sent_width, pixels.height / sent_height)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,13 +137,15 @@ def create_correction():
     served = served_model()
     classifier = served.classifier
     # The body first, as /predict/ does: a client still sending it must not hold up a batch.
-    data, label, kind = correction_from_request()
+    data, label, kind, strokes = correction_from_request()
     with served.batcher.announced() as submit:
         classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
         digit_image, answer = classifier.read(data, predict=submit)
     if answer["digit"] is None:
         raise UnprocessableEntity("The drawing has no ink: there is no digit to correct.")
-    drawing, drawing_sha256 = stored_drawing(data)
+    drawing, drawing_sha256, scale = stored_drawing(data)
+    stroke_text = kept_strokes(strokes, *scale)
+    assert stroke_text is None or len(stroke_text) <= most_kept_strokes_bytes(current_app.config)
     fields = {
         "label": label,
         "kind": kind,
@@ -147,6 +155,7 @@ def create_correction():
         "model_input": digit_image.tobytes(),
         "drawing": drawing,
         "drawing_sha256": drawing_sha256,
+        "strokes": stroke_text,
         # The writer's token, where the request carries one: the correction is their example too.
         "writer": request_writer(),
     }
@@ -203,7 +212,7 @@ def store_once(fields):
         return row, "replaced"
     # Counted in the same transaction as the insert (web/corrections_usage.py says why).
     config = current_app.config
-    reserve(stored_bytes(fields["drawing"], fields["model_input"]), config["CORRECTIONS_MAX_ROWS"],
+    reserve(stored_bytes(fields["drawing"], fields["model_input"], fields["strokes"]), config["CORRECTIONS_MAX_ROWS"],
             config["CORRECTIONS_MAX_BYTES"])
     row = Correction(**fields, created_at=now, client=client_hash(request.remote_addr))
     db.session.add(row)

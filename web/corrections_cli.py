@@ -78,22 +78,33 @@ EXPORT_COLUMNS = (
 @corrections_cli.command("export")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def export_command(out):
-    """Write every correction to an .npz file of arrays for training."""
+    """Write every correction to an .npz file of arrays for training.
+
+    Each row's strokes are JSON text ([[[x, y, t], ...], ...] in the pixels of its drawing, empty
+    where it has none), all of them one after another in `strokes_json` (ASCII bytes, uint8) and
+    row i's ending at strokes_ends[i]: bytes(strokes_json[strokes_ends[i - 1]:strokes_ends[i]])
+    (from 0 for the first). One array of texts would be as wide as the longest for every row.
+    """
     # Counted first and read in pages into arrays of that size: a million corrections never sit
     # in memory as Python objects. Rows stored meanwhile wait for the next export.
     total = db.session.scalar(select(func.count(Correction.id)))
     arrays = {name: np.empty(total, dtype=dtype) for name, _, dtype in EXPORT_COLUMNS}
     arrays["images"] = np.empty((total, MNIST_SIZE, MNIST_SIZE), dtype=np.uint8)
-    query = select(Correction.model_input, *(column for _, column, _ in EXPORT_COLUMNS)).order_by(Correction.id)
+    arrays["strokes_ends"] = np.empty(total, dtype=np.int64)
+    strokes_json = bytearray()
+    query = select(Correction.model_input, Correction.strokes, *(column for _, column, _ in EXPORT_COLUMNS)).order_by(Correction.id)
     count = 0
-    for count, (model_input, *values) in enumerate(
+    for count, (model_input, strokes, *values) in enumerate(
         db.session.execute(query.limit(total).execution_options(yield_per=2000)), start=1
     ):
         arrays["images"][count - 1] = np.frombuffer(model_input, dtype=np.uint8).reshape(MNIST_SIZE, MNIST_SIZE)
         for (name, _, _), value in zip(EXPORT_COLUMNS, values):
             arrays[name][count - 1] = value
+        strokes_json += (strokes or "").encode("ascii")
+        arrays["strokes_ends"][count - 1] = len(strokes_json)
     # Rows deleted meanwhile leave the arrays shorter, never with empty rows.
     arrays = {name: array[:count] for name, array in arrays.items()}
+    arrays["strokes_json"] = np.frombuffer(bytes(strokes_json), dtype=np.uint8)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """What the corrections take, kept as a running total, and the storage caps checked against it.
 
-DIGITPAD_CORRECTIONS_MAX_ROWS and DIGITPAD_CORRECTIONS_MAX_BYTES (the stored drawings and model
-inputs) are checked on every new correction. Counting them there (COUNT(*), SUM(LENGTH(...)))
+DIGITPAD_CORRECTIONS_MAX_ROWS and DIGITPAD_CORRECTIONS_MAX_BYTES (the stored drawings, model
+inputs and strokes) are checked on every new correction. Counting them there (COUNT(*), SUM(LENGTH(...)))
 would read the whole table, or an index of every row, for each correction: on a million rows
 tens of milliseconds on SQLite and a sequential scan on PostgreSQL, growing with the table. So
 one row (`corrections_usage`, id 1) keeps both totals, changed in the transaction that stores
@@ -25,9 +25,15 @@ class StorageFull(Exception):
     """The corrections store is at a cap; the message says which, for people."""
 
 
-def stored_bytes(drawing, model_input):
-    """What a correction counts towards DIGITPAD_CORRECTIONS_MAX_BYTES."""
-    return len(drawing) + len(model_input)
+def stored_bytes(drawing, model_input, strokes=None):
+    """What a correction counts towards DIGITPAD_CORRECTIONS_MAX_BYTES: its drawing, its model
+    input and its strokes' text (ASCII: a character is a byte), as KEPT_SIZE counts a row."""
+    return len(drawing) + len(model_input) + len(strokes or "")
+
+
+# What a kept row counts, in SQL (LENGTH of a text is its characters, here its bytes).
+KEPT_SIZE = (func.length(Correction.drawing) + func.length(Correction.model_input)
+             + func.coalesce(func.length(Correction.strokes), 0))
 
 
 def reserve(size, max_rows, max_bytes):
@@ -63,7 +69,7 @@ def reserve(size, max_rows, max_bytes):
 def recounted():
     """The usage row counted from the table (a full scan: only where the row is missing)."""
     rows, total = db.session.execute(
-        select(func.count(Correction.id), func.coalesce(func.sum(func.length(Correction.drawing) + func.length(Correction.model_input)), 0))
+        select(func.count(Correction.id), func.coalesce(func.sum(KEPT_SIZE), 0))
     ).one()
     return CorrectionsUsage(id=USAGE_ROW, stored_rows=rows, stored_bytes=total)
 
@@ -73,7 +79,7 @@ def delete_corrections(condition):
     transaction (the caller commits); how many were deleted."""
     deleted = db.session.execute(
         delete(Correction).where(condition)
-        .returning(func.length(Correction.drawing) + func.length(Correction.model_input))
+        .returning(KEPT_SIZE)
         .execution_options(synchronize_session=False)
     )
     count = total = 0

@@ -86,6 +86,9 @@ class Correction(db.Model):
     model_input: Mapped[bytes] = mapped_column(LargeBinary)
     drawing: Mapped[bytes] = mapped_column(LargeBinary)
     drawing_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    # The strokes it was drawn with, where the page sent them (web/stroke_input.py): compact JSON
+    # [[[x, y, t], ...], ...] in the pixels of `drawing`, t in milliseconds; None for an upload.
+    strokes: Mapped[str | None] = mapped_column(Text)
     # A salted hash of the client's address: who sent what, without keeping addresses.
     client: Mapped[str] = mapped_column(String(32), index=True)
     # The anonymous writer who made it (web/writers.py: the SHA-256 of their token), or None:

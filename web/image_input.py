@@ -1,7 +1,8 @@
 """Reading the image (and, for corrections, the other fields) from a request.
 
 Every route that takes a drawing accepts the same forms: JSON `{"image": <data URL or base64>}`,
-a multipart form with a `file` field, a data URL as the text body, or a PNG or JPEG body.
+a multipart form with a `file` field, a data URL as the text body, or a PNG or JPEG body. The
+strokes JSON may carry beside the image are read by web/stroke_input.py.
 """
 
 import json
@@ -91,9 +92,15 @@ OPENING, CLOSING, QUOTE = b"[{", b"]}", ord('"')
 
 
 def most_json_values():
-    """The most strings, commas and brackets a JSON body may hold: a batch's images and a few
-    more. A legitimate body holds a handful; each one more would become a Python object."""
-    return 2 * current_app.config["BATCH_MAX_IMAGES"] + 64
+    """The most strings, commas and brackets a JSON body may hold: a batch's images, or a
+    drawing's strokes at their limits (web/stroke_input.py), and a few more. Each point [x, y, t]
+    is four of them and the comma after it, each stroke two brackets and a comma; numbers are
+    not counted, but each sits between two of them. Each one more would become a Python object:
+    at the default limits some 25,000, under a megabyte, where a 45 MB body of `[],` would be
+    15 million."""
+    config = current_app.config
+    strokes = 5 * config["STROKES_MAX_POINTS"] + 3 * config["STROKES_MAX_STROKES"]
+    return max(2 * config["BATCH_MAX_IMAGES"], strokes) + 64
 
 
 def json_structure_refusal(body, depth_limit, most_values):
@@ -103,7 +110,8 @@ def json_structure_refusal(body, depth_limit, most_values):
     depth = 0
     for count, token in enumerate(JSON_TOKEN.finditer(body), start=1):
         if count > most_values:
-            return f"The JSON holds more than {most_values:,} values and brackets; send one object of the documented form."
+            return (f"The JSON holds more than {most_values:,} values and brackets, more than the most images of a "
+                    "batch or the most points of a drawing's strokes take; send one object of the documented form.")
         first = body[token.start()]
         if first in OPENING:
             depth += 1

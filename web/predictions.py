@@ -8,10 +8,10 @@ from model.report import describe
 from model.writer_examples import WriterExamples, read_for_writer
 from web.database import database_state
 from web.errors import error_response
-from web.image_input import image_bytes_from_request
 from web.metrics import PREDICTIONS, metrics_response
 from web.model_watcher import served_model
 from web.rate_limits import limiter
+from web.stroke_input import image_and_strokes_from_request, page_limits
 from web.writer_examples import examples_for
 from web.writers import new_token, request_token, request_writer, set_writer_cookie
 
@@ -21,8 +21,10 @@ api = Blueprint("api", __name__)
 
 @pages.get("/")
 def index():
-    # The page's script and stylesheet read the pad's constants from <body>'s data attributes.
-    response = make_response(render_template("index.html", pad=page_constants()))
+    # The page's script and stylesheet read the pad's constants, and the limits of the strokes it
+    # sends, from <body>'s data attributes.
+    pad = {**page_constants(), **page_limits(current_app.config)}
+    response = make_response(render_template("index.html", pad=pad))
     if request_token() is None:
         # A new writer: their corrections will count for their own next drawings.
         set_writer_cookie(response, new_token())
@@ -37,15 +39,17 @@ def predict():
     # The body is read first: a client still sending it (a slow phone, or an attacker trickling)
     # must not make others' batches wait for it. Announced from then on, so a batch being
     # gathered waits for this request's image while it is decoded and preprocessed.
-    data = image_bytes_from_request()
+    # With the strokes JSON may carry (None without), read by the stroke network too: the answer
+    # then says which networks read it; without, it is what it always was.
+    data, strokes = image_and_strokes_from_request()
     examples = writers_examples(classifier)
     if examples:
         # Read with the network's features, apart from the batcher: the writer's own examples vote.
-        answer = read_for_writer(classifier, data, examples)[1]
+        answer = read_for_writer(classifier, data, examples, strokes=strokes)[1]
     else:
         with served.batcher.announced() as submit:
             classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
-            answer = classifier.classify(data, predict=submit)
+            answer = classifier.classify(data, predict=submit, strokes=strokes)
         if examples is not None:
             answer["personal"] = False
     PREDICTIONS.labels("none" if answer["digit"] is None else str(answer["digit"])).inc()
@@ -57,9 +61,9 @@ def predict():
 def predict_number():
     """A whole number on one pad: the digits left to right, each with the box of its ink."""
     classifier = served_model().classifier
-    data = image_bytes_from_request()
+    data, strokes = image_and_strokes_from_request()
     classifier.wait_until_ready(current_app.config["MODEL_WAIT_SECONDS"])
-    answer = read_number(classifier, data, writers_examples(classifier))
+    answer = read_number(classifier, data, writers_examples(classifier), strokes=strokes)
     for digit in answer["digits"]:
         PREDICTIONS.labels(str(digit["digit"])).inc()
     return jsonify(answer)

@@ -46,6 +46,18 @@ SETTINGS = (
             "The most pixels of an image that is decoded."),
     Setting("MAX_JSON_DEPTH", "DIGITPAD_MAX_JSON_DEPTH", 8, int,
             "The deepest nesting of a JSON body, checked before it is parsed."),
+    # The strokes a drawing was made with, sent beside its image (web/stroke_input.py). A number
+    # of 12 digits takes some 36 strokes; a pen's pointer events come up to 240 a second, so 15
+    # seconds of writing is about 3,600 points (the page thins them past the limit).
+    Setting("STROKES_MAX_STROKES", "DIGITPAD_STROKES_MAX_STROKES", 100, int,
+            "The most strokes sent with one drawing."),
+    Setting("STROKES_MAX_POINTS", "DIGITPAD_STROKES_MAX_POINTS", 5_000, int,
+            "The most points of a drawing's strokes, all strokes together."),
+    Setting("STROKES_MAX_OUTSIDE", "DIGITPAD_STROKES_MAX_OUTSIDE", 0.5, float,
+            "How far outside the image a stroke's point may lie, in the image's widths and heights "
+            "(the pen may leave the pad while drawing)."),
+    Setting("STROKES_MAX_SECONDS", "DIGITPAD_STROKES_MAX_SECONDS", 600.0, float,
+            "The latest time of a stroke's point, in seconds after the drawing's first point."),
     Setting("UNSURE_BELOW", "DIGITPAD_UNSURE_BELOW", UNSURE_BELOW, float,
             "Below this confidence an answer says it is unsure."),
     Setting("TTA_BELOW", "DIGITPAD_TTA_BELOW", TTA_BELOW, float,

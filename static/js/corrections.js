@@ -14,8 +14,9 @@ const correctionStatus = document.getElementById("correction-status");
 const BOX_LABEL = "Was the answer right?";
 
 // The final answer on show, which the correction buttons apply to, or null: { digit, image,
-// file, chosen, saved, sending, queued, status } (image: the data URL sent for it; file: the
-// upload; status: what was last said about saving it). In Number mode, the selected digit's.
+// strokes, file, chosen, saved, sending, queued, status } (image: the data URL sent for it;
+// strokes: those it was drawn with, or null; file: the upload; status: what was last said about
+// saving it). In Number mode, the selected digit's.
 let correctable = null;
 
 export function initCorrections() {
@@ -29,9 +30,9 @@ export function initCorrections() {
   }
 }
 
-export function newCorrectable(digit, image, file) {
+export function newCorrectable(digit, image, file, strokes = null) {
   return {
-    digit, image, file, chosen: null, saved: null, sending: false, queued: null, status: null,
+    digit, image, strokes, file, chosen: null, saved: null, sending: false, queued: null, status: null,
   };
 }
 
@@ -45,7 +46,7 @@ export function showCorrectionsBox(shown) {
 
 // The answer's correction, fresh: nothing chosen yet.
 export function offerCorrections(digit, drawing) {
-  correctable = newCorrectable(digit, drawing.image, drawing.file);
+  correctable = newCorrectable(digit, drawing.image, drawing.file, drawing.strokes ?? null);
   setCorrectionsEnabled(true);
   showChoice(null);
   setCorrectionStatus("");

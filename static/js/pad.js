@@ -5,6 +5,7 @@
 import {
   backingSize, isStillTap, padPoint, scaleStroke, sentImageSize, strokePath,
 } from "./geometry.js";
+import { strokesAsSent } from "./strokes.js";
 
 export const INK = "#000";
 export const PAPER = "#fff";
@@ -18,7 +19,9 @@ const undoButton = document.getElementById("undo-button");
 
 // Strokes are kept as points in units of the pad's height (x from 0 to the pad's aspect, y from
 // 0 to 1), so they can be redrawn after Undo and at any new size when the canvas is resized, the
-// same way on the square pad and on the wide one.
+// same way on the square pad and on the wide one; each point with the time of its pointer event
+// (`time`, the event's timeStamp), sent with the drawing (strokes.js). Undo takes a stroke's
+// points and times with it.
 let strokes = [];
 let padWidth = 0; // The canvas's size in CSS pixels.
 let padHeight = 0;
@@ -32,6 +35,7 @@ let inkVersion = 0;
 // From model/pad.py, through the page: see initPad().
 let penWidthShare = 0;
 let sentSize = 0;
+let constantsRead = null;
 let hooks = null;
 
 // constants: constants.js's readPadConstants(). hooks:
@@ -41,6 +45,7 @@ let hooks = null;
 export function initPad(constants, padHooks) {
   penWidthShare = constants.penWidthShare;
   sentSize = constants.sentSize;
+  constantsRead = constants;
   hooks = padHooks;
   canvas.addEventListener("pointerdown", onPointerDown);
   canvas.addEventListener("pointermove", onPointerMove);
@@ -126,7 +131,8 @@ export function forgetPendingTap() {
 }
 
 // The drawing as it is sent: sentSize pixels high (the pad's own pixels where it has fewer), as
-// wide as the pad's shape (aspect) makes it. The copy is kept with the request, so that a
+// wide as the pad's shape (aspect) makes it, and the strokes it was drawn with in that image's
+// pixels (null where none can be sent: strokes.js). The copy is kept with the request, so that a
 // number's digits are cut out of the very pixels the server read, whatever the pad does
 // meanwhile.
 export function drawingAsSent(aspect) {
@@ -137,7 +143,10 @@ export function drawingAsSent(aspect) {
   const copyContext = copy.getContext("2d");
   copyContext.imageSmoothingQuality = "high";
   copyContext.drawImage(canvas, 0, 0, copy.width, copy.height);
-  return { image: copy.toDataURL("image/png"), copy };
+  const sentStrokes = strokesAsSent(strokes, {
+    padWidth, padHeight, imageWidth: copy.width, imageHeight: copy.height,
+  }, constantsRead);
+  return { image: copy.toDataURL("image/png"), copy, strokes: sentStrokes };
 }
 
 function updateUndoButton() {
@@ -190,7 +199,10 @@ function drawDot(point) {
 }
 
 function pointOf(event) {
-  return padPoint(event.clientX, event.clientY, canvas.getBoundingClientRect());
+  return {
+    ...padPoint(event.clientX, event.clientY, canvas.getBoundingClientRect()),
+    time: event.timeStamp,
+  };
 }
 
 function onPointerDown(event) {

@@ -17,9 +17,10 @@ const NOT_UNDERSTOOD = "The server sent an answer this page does not understand.
 
 const fetchNow = (url, options) => fetch(url, options);
 
-// A drawing or an upload to ask about: { image, copy, file, live, mode } (image: the drawing's
-// data URL, copy: the canvas it was made from, file: the uploaded file, live: asked while the
-// pen is still down, mode: the mode it was asked in).
+// A drawing or an upload to ask about: { image, copy, strokes, file, live, mode } (image: the
+// drawing's data URL, copy: the canvas it was made from, strokes: those it was drawn with, in the
+// image's pixels (strokes.js; null or absent where there are none to send), file: the uploaded
+// file, live: asked while the pen is still down, mode: the mode it was asked in).
 export function predictionOptions(drawing) {
   if (drawing.file !== null) {
     const form = new FormData();
@@ -28,13 +29,18 @@ export function predictionOptions(drawing) {
   }
   return {
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ image: drawing.image }),
+    body: JSON.stringify(withStrokes({ image: drawing.image }, drawing.strokes)),
   };
+}
+
+// The body with its strokes where there are some: without, it is the image alone, as it always was.
+function withStrokes(body, strokes) {
+  return Array.isArray(strokes) ? { ...body, strokes } : body;
 }
 
 // The image posted is the very one the shown answer was given for (the data URL the final
 // /predict/ request sent, or the uploaded file), never a new rendering of the canvas: the
-// server knows a drawing again by its bytes.
+// server knows a drawing again by its bytes. A drawing's strokes go with it; an upload has none.
 export function correctionOptions(answer, choice) {
   if (answer.file !== null) {
     const form = new FormData();
@@ -45,7 +51,9 @@ export function correctionOptions(answer, choice) {
   }
   return {
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ image: answer.image, label: choice.label, kind: choice.kind }),
+    body: JSON.stringify(withStrokes(
+      { image: answer.image, label: choice.label, kind: choice.kind }, answer.strokes,
+    )),
   };
 }
 

@@ -8,7 +8,10 @@ import {
 import {
   newCorrectable, offerCorrections, showCorrectionsBox, withdrawCorrections,
 } from "./corrections.js";
-import { forgetNumber, selectDigit, showNumber } from "./numbers.js";
+import {
+  DIGIT_CROP_MARGIN, forgetNumber, selectDigit, showNumber,
+} from "./numbers.js";
+import { digitStrokes } from "./strokes.js";
 import { fetchModelInfo } from "./requests.js";
 import {
   NUMBER_HINT, capitalise, digitAnnouncement, digitVerdict, formatPercent, numberVerdict,
@@ -47,7 +50,8 @@ export function showLiveAnswer(answer) {
   }
 }
 
-// inks: numbers.js's digitInks(), each digit's image for its correction, or null.
+// inks: numbers.js's digitInks(), each digit's image for its correction, or null; each digit's
+// correction posts the strokes that are wholly its own too (strokes.js's digitStrokes()).
 export function showNumberAnswer(answer, drawing, inks) {
   showModelVersion(answer.model_version);
   const source = uploadSource(drawing.file);
@@ -58,7 +62,8 @@ export function showNumberAnswer(answer, drawing, inks) {
   const image = drawing.file === null ? drawing.copy : null;
   const digits = answer.digits.map((reading, index) => ({
     ...reading,
-    correctable: inks === null ? null : newCorrectable(reading.digit, inks[index], null),
+    correctable: inks === null ? null : newCorrectable(reading.digit, inks[index], null,
+      digitStrokes(drawing.strokes ?? null, reading.box, DIGIT_CROP_MARGIN)),
   }));
   setPageState("done");
   showNumber({

@@ -24,6 +24,7 @@ from harness.strokes import STROKE_DIGITS, encode, render, strokes_named
 from model.pad import SENT_SIZE
 from web.client_salt import SALT_FILE, instance_salt
 from web.corrections import MAX_DRAWING_BYTES
+from web.corrections_usage import KEPT_SIZE
 from web.database import Correction, CorrectionsUsage, ModelFile, ModelVersion, Setting, client_hash, db
 from web.image_input import json_nesting_depth, json_structure_refusal
 from web.model_registry import RegistryError, add_version, version_folder
@@ -60,7 +61,7 @@ def usage_row(app):
         row = db.session.get(CorrectionsUsage, 1)
         actual = db.session.execute(
             select(func.count(Correction.id),
-                   func.coalesce(func.sum(func.length(Correction.drawing) + func.length(Correction.model_input)), 0))
+                   func.coalesce(func.sum(KEPT_SIZE), 0))
         ).one()
         return (row.stored_rows, row.stored_bytes), tuple(actual)
 
@@ -176,7 +177,7 @@ def test_the_largest_drawing_kept_is_bounded(app):
     from web.corrections import stored_drawing
 
     with app.app_context():
-        png, key = stored_drawing(encode(noise))
+        png, key, _ = stored_drawing(encode(noise))
     assert len(png) <= MAX_DRAWING_BYTES < 13_500 and len(key) == 64
     print(f"112 x 112 of noise kept in {len(png):,} bytes (bound {MAX_DRAWING_BYTES:,})")
 
@@ -420,7 +421,6 @@ def test_truncated_addresses_for_the_access_log():
     assert truncated_address("2001:db8:1:2::5") == "2001:db8:1::/48"
     assert truncated_address("::ffff:198.51.100.7") == "198.51.100.0/24"
     assert truncated_address("-") == "-"
-
 
 
 @pytest.mark.parametrize("setting, truncated", [(None, True), ("full", False), ("FULL ", False)])

@@ -219,6 +219,10 @@ def conformance_problems(description, path, method, response):
 ONE = drawing()  # A 112 x 112 stroke the model reads as a 1: a digit, with ink.
 BLANK = drawing(strokes=())
 NUMBER = drawing((336, 112), [((40, 20), (40, 90)), ((150, 20), (150, 90)), ((260, 20), (260, 90))])
+# The strokes ONE and NUMBER were drawn with: [x, y, t] in the image's pixels, t in milliseconds.
+ONE_STROKES = [[[60, 18, 0], [56, 56, 60], [52, 94, 120]]]
+NUMBER_STROKES = [[[x, 20, 400 * index], [x, 55, 400 * index + 50], [x, 90, 400 * index + 100]]
+                  for index, x in enumerate((40, 150, 260))]
 GIF = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
 PNG_HEADERS = {"Content-Type": "image/png"}
 
@@ -256,6 +260,10 @@ HAND_WRITTEN = [
      {"data": data_url(ONE), "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 200),
     ("octet-stream image", "POST", "/predict/",
      {"data": ONE, "headers": {"Content-Type": "application/octet-stream"}}, 200),
+    ("json with strokes", "POST", "/predict/", {"json": {"image": data_url(ONE), "strokes": ONE_STROKES}}, 200),
+    ("no ink with strokes", "POST", "/predict/", {"json": {"image": data_url(BLANK), "strokes": ONE_STROKES}}, 200),
+    ("strokes far outside", "POST", "/predict/", {"json": {"image": data_url(ONE), "strokes": [[[900, 1, 0]]]}}, 400),
+    ("a point of two numbers", "POST", "/predict/", {"json": {"image": data_url(ONE), "strokes": [[[1, 2]]]}}, 400),
     ("bad base64", "POST", "/predict/", {"json": {"image": "data:image/png;base64,@@@"}}, 400),
     ("no image field", "POST", "/predict/", {"json": {"picture": data_url(ONE)}}, 400),
     ("deep JSON", "POST", "/predict/", {"data": deep_json(20), "headers": {"Content-Type": "application/json"}}, 400),
@@ -268,6 +276,8 @@ HAND_WRITTEN = [
     ("unknown path", "GET", "/no-such-page", {}, 404),
     ("number", "POST", "/predict/number", {"json": {"image": data_url(NUMBER)}}, 200),
     ("no number", "POST", "/predict/number", {"data": BLANK, "headers": PNG_HEADERS}, 200),
+    ("number with strokes", "POST", "/predict/number", {"json": {"image": data_url(NUMBER), "strokes": NUMBER_STROKES}},
+     200),
     ("number, bad base64", "POST", "/predict/number", {"json": {"image": "!"}}, 400),
     ("batch", "POST", "/predict/batch",
      {"json": {"images": [data_url(ONE), data_url(BLANK), "@@", data_url(GIF, "image/gif"), 7]}}, 200),
@@ -278,6 +288,10 @@ HAND_WRITTEN = [
     ("batch, unnamed form part", "POST", "/predict/batch", unnamed_part_form(), 400),
     ("batch, unknown field", "POST", "/predict/batch", {"json": {"images": [data_url(ONE)], "x": 1}}, 400),
     ("batch as text", "POST", "/predict/batch", {"data": "x", "headers": {"Content-Type": "text/plain"}}, 415),
+    ("batch with strokes", "POST", "/predict/batch", {"json": {"images": [data_url(ONE)], "strokes": ONE_STROKES}}, 400),
+    ("correction with strokes", "POST", "/api/corrections",
+     {"json": {"image": data_url(drawing(strokes=[((25, 30), (85, 85))])), "label": 7, "kind": "wrong",
+               "strokes": [[[25, 30, 0], [55, 57.5, 80], [85, 85, 160]]]}}, 201),
     ("correction", "POST", "/api/corrections",
      {"json": {"image": data_url(drawing(strokes=[((30, 30), (85, 80))])), "label": 7, "kind": "wrong"}}, 201),
     ("correction form", "POST", "/api/corrections",

@@ -34,7 +34,6 @@ from harness.strokes import STROKE_DIGITS, strokes_named
 pytestmark = pytest.mark.e2e
 
 
-
 # app.js's LIVE_ANSWER_INTERVAL_MS and LIVE_ANSWER_WAIT_LIMIT_MS.
 LIVE_ANSWER_INTERVAL_S = 0.25
 
@@ -160,7 +159,8 @@ def test_final_answer_wins_over_a_slow_live_answer(fresh_page):
 
     page.keyboard.press("0")
     expect(page.get_by_test_id("correction-status")).to_have_text("Saved: it was 0.")
-    assert corrections == [{"image": image_of(final.request), "label": 0, "kind": "wrong"}]
+    final_body = final.request.post_data_json
+    assert corrections == [{"image": final_body["image"], "label": 0, "kind": "wrong", "strokes": final_body["strokes"]}]
 
 
 def test_stuck_live_request_is_given_up(fresh_page):

@@ -44,33 +44,6 @@ pytestmark = pytest.mark.e2e
 CORRECTIONS = "**/api/corrections"
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # ---------------------------------------------------------------------------------------------
 # Reading a number
 # ---------------------------------------------------------------------------------------------
@@ -290,7 +263,8 @@ def test_correction_posts_the_chosen_digits_ink(fresh_number_page, live_server):
         page.get_by_test_id("wrong-7").click()
     posted = first.value.request.post_data_json
     assert (posted["label"], posted["kind"]) == (7, "wrong")
-    assert set(posted) == {"image", "label", "kind"}
+    # With the digit's own strokes (a 1: one), in the pixels of its crop.
+    assert set(posted) == {"image", "label", "kind", "strokes"} and len(posted["strokes"]) == 1
     assert first.value.status == 201
     stored = first.value.json()
     assert (stored["label"], stored["predicted"], stored["stored"]) == (7, 1, "new")
@@ -318,7 +292,7 @@ def test_correction_posts_the_chosen_digits_ink(fresh_number_page, live_server):
     # The key of the digit the model read says it was right, and replaces the choice.
     with page.expect_response(CORRECTIONS) as second:
         page.keyboard.press("1")
-    assert second.value.request.post_data_json == {"image": posted["image"], "label": 1, "kind": "right"}
+    assert second.value.request.post_data_json == {**posted, "label": 1, "kind": "right"}
     assert second.value.json()["stored"] == "replaced"
     expect(page.get_by_test_id("correction-status")).to_have_text(
         "Saved: 1 is right (replaces your earlier choice)."

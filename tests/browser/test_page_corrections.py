@@ -37,31 +37,12 @@ from web.database import Correction, db
 pytestmark = pytest.mark.e2e
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def answer_correction(route):
     fake_correction(route)
 
 
 def error_body(status, title, message):
     return json.dumps({"error": {"status": status, "title": title, "message": message}})
-
-
-
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,11 +65,13 @@ def test_correction_posts_the_answered_drawing_and_choosing_again_replaces_it(fr
     )
     assert pressed_buttons(page) == []
     final_image = image_of(predicted[-1])
+    # The strokes it was drawn with go with it, as the final /predict/ request sent them.
+    final_strokes = predicted[-1].post_data_json["strokes"]
 
     with page.expect_response(CORRECTIONS) as first:
         digit_button(page, 5).click()
     sent = first.value.request.post_data_json
-    assert sent == {"image": final_image, "label": 5, "kind": "wrong"}
+    assert sent == {"image": final_image, "label": 5, "kind": "wrong", "strokes": final_strokes}
     assert first.value.status == 201
     stored = first.value.json()
     assert [stored[key] for key in ("label", "kind", "predicted", "stored")] == [
@@ -106,6 +89,7 @@ def test_correction_posts_the_answered_drawing_and_choosing_again_replaces_it(fr
         "image": final_image,
         "label": 8,
         "kind": "wrong",
+        "strokes": final_strokes,
     }
     replaced = second.value.json()
     assert (replaced["id"], replaced["label"], replaced["stored"]) == (stored["id"], 8, "replaced")
@@ -119,7 +103,9 @@ def test_correction_posts_the_answered_drawing_and_choosing_again_replaces_it(fr
 
     with page.expect_response(CORRECTIONS) as third:
         page.get_by_test_id("right").click()
-    assert third.value.request.post_data_json == {"image": final_image, "label": 3, "kind": "right"}
+    assert third.value.request.post_data_json == {
+        "image": final_image, "label": 3, "kind": "right", "strokes": final_strokes,
+    }
     assert third.value.json()["stored"] == "replaced"
     expect(page.get_by_test_id("correction-status")).to_contain_text("Saved: 3 is right")
     assert pressed_buttons(page) == ["right"]
@@ -353,20 +339,8 @@ def test_uploaded_image_is_corrected_with_its_own_bytes(fresh_page, tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
 # ---------------------------------------------------------------------------------------------
 # Phones
 # ---------------------------------------------------------------------------------------------
-
-
-
-
 
 

@@ -8,12 +8,29 @@ import {
   DIGIT_MODE, NUMBER_MODE, PREDICT_NUMBER_URL, PREDICT_URL, hashOfMode, modeOfHash, modesFor,
 } from "../../static/js/modes.js";
 
-// As index() renders model/pad.py's page_constants() (Python's str() of each value).
-const RENDERED = { sentSize: "112", numberPadAspect: "3", penWidthShare: "0.07142857142857142" };
+// As index() renders model/pad.py's page_constants() and the strokes' limits of the settings
+// (Python's str() of each value).
+const RENDERED = {
+  sentSize: "112",
+  numberPadAspect: "3",
+  penWidthShare: "0.07142857142857142",
+  strokesMaxStrokes: "100",
+  strokesMaxPoints: "5000",
+  strokesMaxOutside: "0.5",
+  strokesMaxSeconds: "600.0",
+};
 
 test("the constants are read from <body>'s data attributes as numbers", () => {
   const constants = readPadConstants(RENDERED);
-  assert.deepEqual(constants, { sentSize: 112, numberPadAspect: 3, penWidthShare: 1 / 14 });
+  assert.deepEqual(constants, {
+    sentSize: 112,
+    numberPadAspect: 3,
+    penWidthShare: 1 / 14,
+    strokesMaxStrokes: 100,
+    strokesMaxPoints: 5000,
+    strokesMaxOutside: 0.5,
+    strokesMaxSeconds: 600,
+  });
   // Python's repr of 1/14 reads back as the very same double.
   assert.equal(constants.penWidthShare, 1 / 14);
 });
@@ -24,6 +41,10 @@ test("a page without a constant, or with a bad one, fails at start-up naming it"
   assert.throws(() => readPadConstants({ ...RENDERED, sentSize: "" }), /data-sent-size/);
   assert.throws(() => readPadConstants({ ...RENDERED, sentSize: "big" }), /data-sent-size/);
   assert.throws(() => readPadConstants({ ...RENDERED, numberPadAspect: "0" }), /data-number-pad-aspect/);
+  assert.throws(() => readPadConstants({ ...RENDERED, strokesMaxPoints: "0" }), /data-strokes-max-points/);
+  assert.throws(() => readPadConstants({ ...RENDERED, strokesMaxOutside: "-1" }), /data-strokes-max-outside/);
+  // Points may be kept within the image itself.
+  assert.equal(readPadConstants({ ...RENDERED, strokesMaxOutside: "0" }).strokesMaxOutside, 0);
   assert.equal(penWidthShare, RENDERED.penWidthShare);
 });
 

@@ -22,6 +22,13 @@ test("a drawing is posted as JSON holding its data URL", () => {
   assert.equal(options.body, '{"image":"data:image/png;base64,AAAA"}');
 });
 
+test("a drawing's strokes go with its image; without strokes the body is the image alone", () => {
+  const strokes = [[[10, 20, 0], [12.5, 22, 8.3]]];
+  assert.deepEqual(JSON.parse(predictionOptions(drawing({ strokes })).body),
+    { image: "data:image/png;base64,AAAA", strokes });
+  assert.equal(predictionOptions(drawing({ strokes: null })).body, '{"image":"data:image/png;base64,AAAA"}');
+});
+
 test("an upload is posted as a form with the file alone", () => {
   const file = new Blob(["png bytes"], { type: "image/png" });
   const options = predictionOptions(drawing({ image: null, file }));
@@ -37,6 +44,14 @@ test("a correction posts the image the answer was for, with the label and kind",
   assert.deepEqual([...form.keys()], ["file", "label", "kind"]);
   assert.equal(form.get("label"), "1");
   assert.equal(form.get("kind"), "wrong");
+});
+
+test("a drawn digit's correction posts its strokes; an upload's form has none", () => {
+  const strokes = [[[10, 20, 0]]];
+  const options = correctionOptions({ image: "data:x", file: null, strokes }, { label: 7, kind: "right" });
+  assert.deepEqual(JSON.parse(options.body), { image: "data:x", label: 7, kind: "right", strokes });
+  const form = correctionOptions({ image: null, file: new Blob(["png"]), strokes: null }, { label: 1, kind: "wrong" });
+  assert.deepEqual([...form.body.keys()], ["file", "label", "kind"]);
 });
 
 test("a body that is not JSON reads as null; an abort still throws", async () => {

@@ -40,3 +40,15 @@ def test_the_benchmark_sends_numbers_in_the_form_asked(pendigits_file, tmp_path,
     for row in rows:  # exact and count
         assert re.search(rf"^{row} +[0-9.]+% +[0-9.]+% +[0-9]+$", printed, re.MULTILINE), row
     assert "server time (Server-Timing), ms: 2 digits p50" in printed
+
+
+def test_the_benchmark_compares_numbers_read_with_and_without_their_strokes(pendigits_file, tmp_path, capsys):
+    number_accuracy.main(["--pendigits", str(pendigits_file), "--count", "20", "--strokes",
+                          "--sheet", str(tmp_path / "sheet.png")])
+    printed = capsys.readouterr().out
+    ways = 3 if "strokes, both networks" in printed else 2
+    for row in ["all", *(f"{length} digits" for length in range(2, 7)), *(f"{gap} gaps" for gap in GAPS)]:
+        # exact and count, for the pixels alone and each way with strokes
+        assert re.search(rf"^{row} +(?:[0-9.]+% +[0-9.]+% +){{{ways}}}[0-9]+$", printed, re.MULTILINE), row
+    assert "strokes, image network alone: 0.0% read from the pixels" in printed
+    assert "pixels alone, server time (Server-Timing), ms: 2 digits p50" in printed
