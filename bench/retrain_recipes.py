@@ -62,12 +62,7 @@ def honest_rows(confirm_every):
 
 def replay(options, seed):
     """The replayed images, labels and the evaluation sets, in the recipe's proportions."""
-    saved = recipe.REPLAY_MNIST, recipe.PEN_DRAWINGS
-    recipe.REPLAY_MNIST, recipe.PEN_DRAWINGS = options["mnist"], options["pen_drawings"]
-    try:
-        return recipe.replay_data(seed)[:3]
-    finally:
-        recipe.REPLAY_MNIST, recipe.PEN_DRAWINGS = saved
+    return recipe.replay_data(seed, mnist=options["mnist"], pen_drawings=options["pen_drawings"])[:3]
 
 
 def every_layer(network, images, labels, corrected, options, seed):

@@ -40,16 +40,18 @@ BATCH_SIZE = 128
 LAST_LAYER = "probabilities"
 
 
-def replay_data(seed, limit=None):
-    """(images, labels) to replay, and the evaluation sets {name: (images, labels)}: MNIST's test
-    set and the validation writers' drawings, as the registry measures every version."""
+def replay_data(seed, limit=None, mnist=REPLAY_MNIST, pen_drawings=PEN_DRAWINGS):
+    """(images, labels) to replay (`mnist` MNIST images and `pen_drawings` drawings of each
+    training writer's pen digit), the evaluation sets {name: (images, labels)}: MNIST's test set
+    and the validation writers' drawings, as the registry measures every version, and the MNIST
+    images chosen, as they were."""
     rng = np.random.default_rng(seed)
     (x_train, y_train), (x_test, y_test), _ = load_mnist()
     pen_training, pen_validation = split_by_writer(read_pendigits(pendigits_path()))
-    mnist_count, pen_count = (limit, limit) if limit else (REPLAY_MNIST, len(pen_training))
+    mnist_count, pen_count = (limit, limit) if limit else (mnist, len(pen_training))
     chosen = rng.choice(len(x_train), size=min(mnist_count, len(x_train)), replace=False)
     x_mnist, y_mnist = add_writing_styles(x_train[chosen], y_train[chosen], rng)
-    x_pen, y_pen, _ = drawn_for_the_model(pen_training[:pen_count], PEN_DRAWINGS, seed)
+    x_pen, y_pen, _ = drawn_for_the_model(pen_training[:pen_count], pen_drawings, seed)
     x_writers, y_writers, _ = validation_drawings(pen_validation[:limit] if limit else pen_validation)
     evaluation = {"mnist_test": (x_test[:limit] if limit else x_test, y_test[:limit] if limit else y_test),
                   "validation_writers": (x_writers, y_writers)}
