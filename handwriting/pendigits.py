@@ -185,13 +185,14 @@ def drawn_for_the_model(digits, drawings_per_digit, seed, page_drawing_first=Fal
 
     With `page_drawing_first`, each digit's first drawing is PAGE_DRAWING, the rest random.
     """
-    return drawn_with_strokes(digits, drawings_per_digit, seed, page_drawing_first)[:3]
+    return drawn_with_strokes(digits, drawings_per_digit, seed, page_drawing_first, keep_strokes=False)[:3]
 
 
-def drawn_with_strokes(digits, drawings_per_digit, seed, page_drawing_first=False):
+def drawn_with_strokes(digits, drawings_per_digit, seed, page_drawing_first=False, keep_strokes=True):
     """drawn_for_the_model's (images, labels, writers), and the strokes of each drawing as the
     page sends them beside its image: (N, 3) arrays of x, y in the sent image's pixels and t
-    (`timed`, the pen in the air the middle of its usual time)."""
+    (`timed`, the pen in the air the middle of its usual time); none kept without
+    `keep_strokes` (the image network's training draws 62,450 drawings and reads no strokes)."""
     rng = np.random.default_rng(seed)
     images, labels, writers, strokes = [], [], [], []
     for digit in digits:
@@ -203,7 +204,8 @@ def drawn_with_strokes(digits, drawings_per_digit, seed, page_drawing_first=Fals
                 images.append(image)
                 labels.append(digit.label)
                 writers.append(digit.writer)
-                strokes.append(timed([stroke * drawing.image_size for stroke in on_the_pad]))
+                if keep_strokes:
+                    strokes.append(timed([stroke * drawing.image_size for stroke in on_the_pad]))
     return (
         np.stack(images) if images else np.zeros((0, 28, 28), np.uint8),
         np.array(labels, dtype=np.uint8),

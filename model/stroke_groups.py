@@ -30,6 +30,8 @@ that run over paper. The reader then reads the pixels alone.
 import numpy as np
 from scipy import ndimage
 from scipy.signal import find_peaks
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from model.number_cuts import CORE_LEVEL, CUT_MARGIN, EIGHT_CONNECTED, make_piece
@@ -75,10 +77,9 @@ def usable(strokes):
     return kept or None
 
 
-def nearest_paths(paths, rows, columns, reach):
+def nearest_paths(points, rows, columns, reach):
     """For each pixel (its centre), the index of the path nearest it within `reach` pixels, or
-    -1 where none is."""
-    points = [dense(path) for path in paths]
+    -1 where none is; the paths given as their dense() points."""
     owners = np.repeat(np.arange(len(points)), [len(each) for each in points])
     _, index = cKDTree(np.concatenate(points)).query(np.column_stack([columns + 0.5, rows + 0.5]),
                                                       distance_upper_bound=reach)
@@ -150,7 +151,8 @@ class StrokeInk:
         ways = []
         for first_end, second_start in cuts:
             parts = [(0, first_end + 1), (second_start, len(stroke))]
-            nearest = nearest_paths([self.path(stroke[first:end]) for first, end in parts], rows, columns, self.reach)
+            nearest = nearest_paths([dense(self.path(stroke[first:end])) for first, end in parts], rows, columns,
+                                    self.reach)
             way = []
             for side, (first, end) in enumerate(parts):
                 owned = np.zeros(len(self.owner), dtype=bool)
@@ -164,21 +166,13 @@ class StrokeInk:
 def crossing_sets(paths):
     """The paths' indices in sets of paths that cross one another (directly or through others),
     each set in order, the sets in the order of their first path."""
-    sets = list(range(len(paths)))
-
-    def root(index):
-        while sets[index] != index:
-            index = sets[index]
-        return index
-
+    crossing = np.zeros((len(paths), len(paths)), dtype=bool)
     for first in range(len(paths)):
         for second in range(first + 1, len(paths)):
-            if root(first) != root(second) and paths_cross(paths[first], paths[second]):
-                sets[root(second)] = root(first)
-    grouped = {}
-    for index in range(len(paths)):
-        grouped.setdefault(root(index), []).append(index)
-    return sorted(grouped.values())
+            crossing[first, second] = paths_cross(paths[first], paths[second])
+    # Each pair once: the graph is undirected. Components are numbered in the order of their first path.
+    count, component = connected_components(csr_matrix(crossing), directed=False)
+    return [np.flatnonzero(component == number).tolist() for number in range(count)]
 
 
 def paths_cross(first, second):
@@ -224,7 +218,8 @@ def stroke_ink(line, strokes, scale=1.0):
     # The pen's width: the strokes' dark core over their length (at least two pixels).
     pen = max(2.0, np.count_nonzero(values >= CORE_LEVEL) / max(length, 1.0))
     reach = REACH * pen + 1.0
-    nearest = nearest_paths(paths, rows, columns, reach)
+    followed = [dense(path) for path in paths]
+    nearest = nearest_paths(followed, rows, columns, reach)
     weights = values.astype(np.float64)
     if weights[nearest < 0].sum() > INK_UNEXPLAINED_AT_MOST * weights.sum():
         return None
@@ -232,7 +227,7 @@ def stroke_ink(line, strokes, scale=1.0):
     inked = np.zeros((rows.max() + 3, columns.max() + 3), dtype=bool)
     inked[rows + 1, columns + 1] = True
     inked = ndimage.binary_dilation(inked, EIGHT_CONNECTED)
-    points = np.floor(np.concatenate([dense(path) for path in paths])).astype(np.int64) + 1
+    points = np.floor(np.concatenate(followed)).astype(np.int64) + 1
     inside = (points >= 0).all(axis=1) & (points[:, 1] < inked.shape[0]) & (points[:, 0] < inked.shape[1])
     on_ink = np.zeros(len(points), dtype=bool)
     on_ink[inside] = inked[points[inside, 1], points[inside, 0]]
